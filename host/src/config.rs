@@ -1,0 +1,181 @@
+//! Training settings and the defaults of each preset.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cayley::CayleyAdamConfig;
+use crate::data::Preset;
+use crate::ksc::LossWeights;
+use crate::model::Architecture;
+
+/// Compute backend of a training run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// Burn's pure-Rust `flex` CPU backend.
+    Flex,
+    /// Burn's `wgpu` backend (Vulkan, Metal or DX12); needs the `wgpu` cargo feature.
+    Wgpu,
+    /// Burn's CUDA backend; needs the `cuda` cargo feature.
+    Cuda,
+}
+
+/// Everything that defines a training run; written to `config.json` in the run folder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub preset: Preset,
+    pub architecture: Architecture,
+    /// Size `d_f` of the feature vector `phi(x)`.
+    pub feature_size: usize,
+    /// Latent size `s`, the number of columns of `U`.
+    pub latent_size: usize,
+    /// Number of clusters `k`.
+    pub clusters: usize,
+    pub epochs: usize,
+    /// Epochs trained without the cluster loss at the start.
+    pub warmup_epochs: usize,
+    pub batch_size: usize,
+    pub seed: u64,
+    /// Adam learning rate of the encoder and decoder.
+    pub learning_rate: f64,
+    pub weights: LossWeights,
+    pub cayley: CayleyAdamConfig,
+    /// Top membership below which an assignment is reported as uncertain.
+    pub uncertain_threshold: f64,
+    /// Use only the first this many training images (all when `None`).
+    pub train_limit: Option<usize>,
+    /// Use only the first this many test images (all when `None`).
+    pub test_limit: Option<usize>,
+    pub backend: Backend,
+    pub data_dir: PathBuf,
+}
+
+impl TrainConfig {
+    /// The published settings of a preset, with the data in `data_dir`.
+    pub fn preset(preset: Preset, data_dir: PathBuf) -> Self {
+        let cayley = CayleyAdamConfig::default();
+        match preset {
+            Preset::Mnist012 => Self {
+                preset,
+                architecture: Architecture::SmallCnn,
+                feature_size: 64,
+                latent_size: 10,
+                clusters: 3,
+                epochs: 20,
+                warmup_epochs: 10,
+                batch_size: 128,
+                seed: 0,
+                learning_rate: 1e-3,
+                weights: LossWeights {
+                    variance: 1.0,
+                    regularization: 1.0,
+                    reconstruction: 1.0,
+                    cluster: 1.0,
+                },
+                cayley,
+                uncertain_threshold: 0.5,
+                train_limit: None,
+                test_limit: None,
+                backend: Backend::Flex,
+                data_dir,
+            },
+            Preset::FashionMnist => Self {
+                preset,
+                architecture: Architecture::ClusterGan,
+                feature_size: 128,
+                latent_size: 40,
+                clusters: 10,
+                epochs: 50,
+                warmup_epochs: 32,
+                batch_size: 128,
+                seed: 0,
+                learning_rate: 1e-3,
+                weights: LossWeights {
+                    variance: 1.0,
+                    regularization: 1.0,
+                    reconstruction: 0.001,
+                    cluster: 0.008,
+                },
+                cayley,
+                uncertain_threshold: 0.2,
+                train_limit: None,
+                test_limit: None,
+                backend: Backend::Flex,
+                data_dir,
+            },
+        }
+    }
+
+    /// Checks the settings and returns a message naming the first invalid value.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.clusters < 2 {
+            return Err(format!("clusters is {}; it must be at least 2", self.clusters));
+        }
+        if self.latent_size + 1 < self.clusters {
+            return Err(format!(
+                "latent size {} is too small for {} clusters; it must be at least k - 1 = {}",
+                self.latent_size,
+                self.clusters,
+                self.clusters - 1
+            ));
+        }
+        if self.feature_size < self.latent_size {
+            return Err(format!(
+                "feature size {} is smaller than the latent size {}",
+                self.feature_size, self.latent_size
+            ));
+        }
+        if self.epochs == 0 {
+            return Err("--epochs is 0; train at least one epoch".into());
+        }
+        if self.batch_size < 2 {
+            return Err(format!(
+                "--batch-size is {}; the degrees need at least 2 images per batch",
+                self.batch_size
+            ));
+        }
+        let rates = [("--learning-rate", self.learning_rate), ("--u-learning-rate", self.cayley.learning_rate)];
+        for (name, rate) in rates {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(format!("{name} is {rate}; it must be a positive number"));
+            }
+        }
+        if let Some(0) = self.train_limit {
+            return Err("--train-limit is 0; use at least one batch of images".into());
+        }
+        if let Some(0) = self.test_limit {
+            return Err("--test-limit is 0; evaluate on at least one image".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid() {
+        for preset in Preset::ALL {
+            let config = TrainConfig::preset(preset, PathBuf::from("data"));
+            assert_eq!(config.validate(), Ok(()));
+            assert_eq!(config.clusters, preset.num_clusters());
+        }
+    }
+
+    #[test]
+    fn validate_names_bad_values() {
+        let base = TrainConfig::preset(Preset::Mnist012, PathBuf::from("data"));
+        let cases: [(TrainConfig, &str); 4] = [
+            (TrainConfig { epochs: 0, ..base.clone() }, "--epochs"),
+            (TrainConfig { batch_size: 1, ..base.clone() }, "--batch-size"),
+            (TrainConfig { learning_rate: f64::NAN, ..base.clone() }, "--learning-rate"),
+            (TrainConfig { latent_size: 1, ..base.clone() }, "latent size"),
+        ];
+        for (config, expected) in cases {
+            let message = config.validate().unwrap_err();
+            assert!(message.contains(expected), "{message:?} does not name {expected}");
+        }
+    }
+}

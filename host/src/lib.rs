@@ -1,0 +1,13 @@
+//! GenKSC trainer: data, model, objective, optimizer, metrics and exports.
+
+pub mod cayley;
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod evaluate;
+pub mod graph;
+pub mod ksc;
+pub mod metrics;
+pub mod model;
+pub mod rng;
+pub mod train;
