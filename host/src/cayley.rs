@@ -113,6 +113,12 @@ impl CayleyAdam {
         y
     }
 
+    /// Rotates the stored momentum by `rotation` (`[p, p]`, orthogonal), to follow a parameter
+    /// that was replaced by `X rotation`.
+    pub fn rotate(&mut self, rotation: Tensor<2>) {
+        self.momentum = self.momentum.clone().matmul(rotation);
+    }
+
     /// State for a checkpoint.
     pub fn state(&self) -> CayleyAdamState {
         CayleyAdamState {

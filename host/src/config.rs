@@ -35,6 +35,8 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Epochs trained without the cluster loss at the start.
     pub warmup_epochs: usize,
+    /// Set the cluster directions from k-means on the scores when the warm-up ends.
+    pub kmeans_init: bool,
     pub batch_size: usize,
     pub seed: u64,
     /// Adam learning rate of the encoder and decoder.
@@ -64,6 +66,7 @@ impl TrainConfig {
                 clusters: 3,
                 epochs: 20,
                 warmup_epochs: 10,
+                kmeans_init: true,
                 batch_size: 128,
                 seed: 0,
                 learning_rate: 1e-3,
@@ -88,6 +91,7 @@ impl TrainConfig {
                 clusters: 10,
                 epochs: 50,
                 warmup_epochs: 32,
+                kmeans_init: true,
                 batch_size: 128,
                 seed: 0,
                 learning_rate: 1e-3,

@@ -145,7 +145,7 @@ pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<u8>, DataError> {
 ///
 /// A file is decompressed when its name ends in `.gz` or it starts with the gzip magic bytes.
 /// The header is validated before the data is read, so a corrupt header fails without a large
-/// allocation. The data must end exactly where the header says.
+/// allocation. The file must contain exactly the number of bytes that the header describes.
 fn read_idx(
     path: &Path,
     expected_magic: u32,
@@ -478,12 +478,12 @@ pub fn load_split(data_dir: &Path, preset: Preset, split: Split) -> Result<Datas
     }
 
     let classes = preset.classes();
-    let kept: Vec<usize> = (0..labels.len())
+    let kept_indices: Vec<usize> = (0..labels.len())
         .filter(|&index| classes.contains(&labels[index]))
         .collect();
     let image_size = images.rows * images.cols;
-    let mut pixels = Vec::with_capacity(kept.len() * image_size);
-    for &index in &kept {
+    let mut pixels = Vec::with_capacity(kept_indices.len() * image_size);
+    for &index in &kept_indices {
         pixels.extend(
             images
                 .image(index)
@@ -493,7 +493,7 @@ pub fn load_split(data_dir: &Path, preset: Preset, split: Split) -> Result<Datas
     }
     Ok(Dataset {
         images: pixels,
-        labels: kept.iter().map(|&index| labels[index]).collect(),
+        labels: kept_indices.iter().map(|&index| labels[index]).collect(),
         rows: images.rows,
         cols: images.cols,
     })

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::TrainConfig;
 use crate::data::Dataset;
 use crate::ksc;
+use crate::linalg;
 use crate::metrics;
 use crate::model::Encoder;
 
@@ -59,16 +60,87 @@ pub fn features(encoder: &Encoder, dataset: &Dataset, device: &Device) -> Vec<f3
     features
 }
 
-/// Weighted mean of the features of the whole training set, with full-data degrees
-/// `D_ii = phi_i^T sum_j phi_j`, clamped as in training. Kept with the model so that
-/// out-of-sample scores are centred the same way for every input.
-pub fn weighted_mean(encoder: &Encoder, train: &Dataset, device: &Device) -> Vec<f32> {
-    let flat = features(encoder, train, device);
-    let feature_size = flat.len() / train.len().max(1);
-    let features = Tensor::<2>::from_data(TensorData::new(flat, [train.len(), feature_size]), device);
-    let (degrees, _) = ksc::degrees(features.clone());
-    let mean = ksc::weighted_mean(features, degrees);
-    mean.into_data().try_to_vec::<f32>().expect("mean is f32")
+/// Weighted mean of `n` feature vectors (`[n, d_f]` row-major) with full-data degrees
+/// `D_ii = phi_i^T sum_j phi_j`, clamped as in training, and the inverse degrees. The mean is
+/// kept with the model so that out-of-sample scores are centred the same way for every input.
+pub fn weighted_statistics(features: &[f32], feature_size: usize) -> (Vec<f32>, Vec<f64>) {
+    let rows: Vec<&[f32]> = features.chunks(feature_size).collect();
+    let mut total = vec![0.0f64; feature_size];
+    for row in &rows {
+        for (sum, value) in total.iter_mut().zip(row.iter()) {
+            *sum += *value as f64;
+        }
+    }
+    let degrees: Vec<f64> = rows
+        .iter()
+        .map(|row| row.iter().zip(&total).map(|(value, sum)| *value as f64 * sum).sum())
+        .collect();
+    let mean_absolute = degrees.iter().map(|d| d.abs()).sum::<f64>() / rows.len().max(1) as f64;
+    let floor = (mean_absolute * ksc::DEGREE_FLOOR).max(f32::MIN_POSITIVE as f64);
+    let inverse: Vec<f64> = degrees.iter().map(|d| 1.0 / d.max(floor)).collect();
+
+    let weight_sum: f64 = inverse.iter().sum();
+    let mut mean = vec![0.0f64; feature_size];
+    for (row, weight) in rows.iter().zip(&inverse) {
+        for (sum, value) in mean.iter_mut().zip(row.iter()) {
+            *sum += weight * *value as f64;
+        }
+    }
+    let mean = mean.iter().map(|sum| (sum / weight_sum) as f32).collect();
+    (mean, inverse)
+}
+
+/// Scores `U^T (phi_i - mean)` of `[n, d_f]` features, `[n, s]` row-major, in `f32`.
+pub fn project(features: &[f32], mean: &[f32], projection: &[f32], latent_size: usize) -> Vec<f32> {
+    let feature_size = mean.len();
+    let mut scores = Vec::with_capacity(features.len() / feature_size * latent_size);
+    for row in features.chunks(feature_size) {
+        let mut score = vec![0.0f32; latent_size];
+        for (f, (value, center)) in row.iter().zip(mean).enumerate() {
+            let centered = value - center;
+            for (j, entry) in score.iter_mut().enumerate() {
+                *entry += centered * projection[f * latent_size + j];
+            }
+        }
+        scores.extend(score);
+    }
+    scores
+}
+
+/// Rotation `V` (`[s, s]` row-major) whose columns are the principal directions of the
+/// degree-weighted covariance of the scores `U^T (phi_i - mean)`, by decreasing variance.
+///
+/// `U V` spans the same subspace as `U`, so the weighted variance and the reconstruction are
+/// unchanged, but its first columns carry the most weighted variance: the ordering of kernel
+/// PCA components. Applied during the warm-up epochs, it gives the cluster loss the
+/// leading components as its `k - 1` cluster dimensions.
+pub fn principal_rotation(
+    features: &[f32],
+    mean: &[f32],
+    projection: &[f32],
+    latent_size: usize,
+    inverse_degrees: &[f64],
+) -> Vec<f64> {
+    let feature_size = mean.len();
+    let s = latent_size;
+    let mut covariance = vec![0.0f64; s * s];
+    let mut scores = vec![0.0f64; s];
+    for (row, weight) in features.chunks(feature_size).zip(inverse_degrees) {
+        scores.iter_mut().for_each(|score| *score = 0.0);
+        for (f, (value, center)) in row.iter().zip(mean).enumerate() {
+            let centered = (*value - *center) as f64;
+            for (j, score) in scores.iter_mut().enumerate() {
+                *score += centered * projection[f * s + j] as f64;
+            }
+        }
+        for i in 0..s {
+            for j in 0..s {
+                covariance[i * s + j] += weight * scores[i] * scores[j];
+            }
+        }
+    }
+    let (_, vectors) = linalg::symmetric_eigen(&covariance, s);
+    vectors
 }
 
 /// Scores, memberships and test metrics of `dataset` under the trained model.

@@ -34,6 +34,9 @@ struct TrainArgs {
     /// Epochs without the cluster loss at the start (default: the preset's).
     #[arg(long)]
     warmup_epochs: Option<usize>,
+    /// Start the cluster loss from the current axes instead of k-means cluster directions.
+    #[arg(long)]
+    no_kmeans_init: bool,
     /// Images per batch (default: the preset's).
     #[arg(long)]
     batch_size: Option<usize>,
@@ -88,6 +91,7 @@ impl TrainArgs {
         config.backend = self.backend;
         config.train_limit = self.train_limit;
         config.test_limit = self.test_limit;
+        config.kmeans_init = !self.no_kmeans_init;
         let overrides = [
             (self.epochs, &mut config.epochs),
             (self.warmup_epochs, &mut config.warmup_epochs),

@@ -276,7 +276,7 @@ pub fn ari(predictions: &[usize], labels: &[usize]) -> f64 {
     let table = Contingency::new(predictions, labels);
     let total = predictions.len() as i128;
     // Pair counts over ordered pairs of distinct points, as scikit-learn's pair_confusion_matrix.
-    // i128 holds the products below for any input that fits in memory.
+    // The products below are exact in i128 for up to 2^31 points.
     let sum_squares: i128 = table
         .counts
         .iter()
@@ -313,9 +313,10 @@ pub fn ari(predictions: &[usize], labels: &[usize]) -> f64 {
 
 /// Computes cosine distances `1 - a.b / (|a| |b|)` from score vectors to cluster codes.
 ///
-/// `codes` holds `k` codes of dimension `dim = codes.len() / k`, row-major. `scores_prefix` holds
-/// the first `dim` score entries of `n` points, row-major, so it can be a single point. The result
-/// is row-major `[n, k]`. A zero score vector or code has cosine similarity 0, so distance 1.
+/// `codes` contains `k` codes of dimension `dim = codes.len() / k`, row-major. `scores_prefix`
+/// contains the first `dim` score entries of `n` points, row-major, so it can be a single point.
+/// The result is row-major `[n, k]`. A zero score vector or code has cosine similarity 0, so
+/// distance 1.
 ///
 /// # Panics
 /// When `k` is 0, `codes.len()` is not a positive multiple of `k`, or `scores_prefix.len()` is
@@ -324,13 +325,13 @@ pub fn cosine_distances(scores_prefix: &[f32], codes: &[f32], k: usize) -> Vec<f
     assert!(k > 0, "the number of clusters must be positive");
     assert!(
         !codes.is_empty() && codes.len().is_multiple_of(k),
-        "codes must hold k = {k} vectors of equal positive dimension, got {} values",
+        "codes must contain k = {k} vectors of equal positive dimension, got {} values",
         codes.len()
     );
     let dim = codes.len() / k;
     assert!(
         scores_prefix.len().is_multiple_of(dim),
-        "scores must hold vectors of dimension {dim}, got {} values",
+        "scores must contain vectors of dimension {dim}, got {} values",
         scores_prefix.len()
     );
 
@@ -445,7 +446,7 @@ pub fn hard_assignments(distances: &[f32], k: usize) -> Vec<usize> {
 /// Computes the average membership strength
 /// `AMS = 1/k * sum_c mean_{i assigned to c} cm_c(i)`, in [0, 1], higher is better.
 ///
-/// `memberships` is row-major `[n, k]` and `assignments` holds each point's cluster. An empty
+/// `memberships` is row-major `[n, k]` and `assignments` contains each point's cluster. An empty
 /// cluster contributes 0 to the sum, so a solution that leaves clusters empty scores lower.
 ///
 /// # Panics
@@ -968,8 +969,8 @@ mod tests {
 
     #[test]
     fn ams_worked_example() {
-        // Cluster 0 holds points 0 and 1 with memberships 0.9 and 0.6, mean 0.75. Cluster 1 holds
-        // point 2 with membership 0.8. AMS = (0.75 + 0.8) / 2 = 0.775.
+        // Cluster 0 contains points 0 and 1 with memberships 0.9 and 0.6, mean 0.75. Cluster 1
+        // contains point 2 with membership 0.8. AMS = (0.75 + 0.8) / 2 = 0.775.
         let memberships = [0.9, 0.1, 0.6, 0.4, 0.2, 0.8];
         let value = average_membership_strength(&memberships, &[0, 0, 1], 2);
         assert!((value - 0.775).abs() < 1e-6, "{value}");

@@ -19,6 +19,7 @@ use crate::config::{Backend, TrainConfig};
 use crate::data::{self, Dataset, Split};
 use crate::evaluate::{self, Evaluation, TestMetrics};
 use crate::ksc::{self, LossTerms};
+use crate::{kmeans, linalg};
 use crate::model::AutoEncoder;
 use crate::rng::SplitMix64;
 
@@ -335,7 +336,16 @@ pub fn run(config: TrainConfig, options: &RunOptions) -> Result<Summary> {
 
         let valid = trainer.model.valid();
         let inner = trainer.device.clone().inner();
-        trainer.mean = evaluate::weighted_mean(&valid.encoder, &train, &inner);
+        let features = evaluate::features(&valid.encoder, &train, &inner);
+        let (mean, inverse_degrees) = evaluate::weighted_statistics(&features, config.feature_size);
+        trainer.mean = mean;
+        if trainer.epoch < config.warmup_epochs {
+            trainer.align_projection(&features, &inverse_degrees);
+        }
+        if config.kmeans_init && trainer.epoch + 1 == config.warmup_epochs {
+            trainer.align_clusters(&features);
+        }
+        drop(features);
         let evaluation = evaluate::evaluate(
             &valid.encoder,
             &trainer.projection,
@@ -414,6 +424,43 @@ pub fn run(config: TrainConfig, options: &RunOptions) -> Result<Summary> {
 }
 
 impl Trainer {
+    /// Rotates `U` within its span so that its columns follow the weighted principal
+    /// directions of the training scores (see [`evaluate::principal_rotation`]).
+    fn align_projection(&mut self, features: &[f32], inverse_degrees: &[f64]) {
+        let s = self.config.latent_size;
+        let projection = self.projection.to_data().try_to_vec::<f32>().expect("projection is f32");
+        let rotation =
+            evaluate::principal_rotation(features, &self.mean, &projection, s, inverse_degrees);
+        let rotation: Vec<f32> = rotation.iter().map(|value| *value as f32).collect();
+        let inner = self.device.clone().inner();
+        let rotation = Tensor::<2>::from_data(TensorData::new(rotation, [s, s]), &inner);
+        self.projection = self.projection.clone().matmul(rotation.clone());
+        self.cayley.rotate(rotation);
+    }
+
+    /// Rotates `U` within its span so that the k-means centroids of the training scores point
+    /// along the cluster codes in the first `k - 1` dimensions, before the cluster loss starts.
+    fn align_clusters(&mut self, features: &[f32]) {
+        let config = &self.config;
+        let (k, s) = (config.clusters, config.latent_size);
+        let projection = self.projection.to_data().try_to_vec::<f32>().expect("projection is f32");
+        let scores = evaluate::project(features, &self.mean, &projection, s);
+        let mut rng = SplitMix64::new(config.seed ^ 0x6b6d_6561_6e73);
+        let clusters = kmeans::kmeans(&scores, s, k, 10, 100, &mut rng);
+        let codes: Vec<f64> =
+            ksc::simplex_codes(k).into_iter().flatten().map(|value| value as f64).collect();
+        let Some(rotation) = linalg::procrustes_rotation(&clusters.centroids, &codes, k, s) else {
+            log::warn!("k-means centroids of the scores are degenerate; U is left as it is");
+            return;
+        };
+        log::info!("cluster directions set from k-means on the training scores");
+        let rotation: Vec<f32> = rotation.iter().map(|value| *value as f32).collect();
+        let inner = self.device.clone().inner();
+        let rotation = Tensor::<2>::from_data(TensorData::new(rotation, [s, s]), &inner);
+        self.projection = self.projection.clone().matmul(rotation.clone());
+        self.cayley.rotate(rotation);
+    }
+
     fn checkpoint_meta(&self) -> CheckpointMeta {
         CheckpointMeta {
             config: self.config.clone(),

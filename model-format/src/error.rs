@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-/// Why a model file was rejected (or, for the writer, why a spec cannot be written).
+/// Reason a model file was rejected, or a spec could not be written.
 ///
 /// Offsets count bytes from the start of the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub enum FormatError {
     InvalidLayer {
         /// Index of the layer, counting from 0.
         index: usize,
-        /// What is wrong.
+        /// Description of the problem.
         reason: &'static str,
     },
     /// A field outside the layers has a value the format does not allow.
@@ -76,15 +76,26 @@ impl fmt::Display for FormatError {
                 "model file truncated: needs at least {needed} bytes, has {available}"
             ),
             FormatError::TrailingBytes { offset } => {
-                write!(f, "unexpected bytes after the model data at offset {offset}")
+                write!(
+                    f,
+                    "unexpected bytes after the model data at offset {offset}"
+                )
             }
             FormatError::ChecksumMismatch { expected, actual } => write!(
                 f,
                 "model payload checksum mismatch: header has {expected:#010x}, payload has \
                  {actual:#010x}"
             ),
-            FormatError::LimitExceeded { field, value, min, max } => {
-                write!(f, "{field} is {value}, outside the allowed range {min}..={max}")
+            FormatError::LimitExceeded {
+                field,
+                value,
+                min,
+                max,
+            } => {
+                write!(
+                    f,
+                    "{field} is {value}, outside the allowed range {min}..={max}"
+                )
             }
             FormatError::InvalidLayer { index, reason } => {
                 write!(f, "invalid layer {index}: {reason}")

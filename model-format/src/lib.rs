@@ -1,9 +1,9 @@
 //! The GenKSC fixed-point model file.
 //!
-//! A model file contains everything a device needs to assign an image to a cluster: the int8
-//! encoder layers, the projection onto the cluster scores, the cluster codes and names, one
-//! prototype image per cluster and the threshold below which an assignment is reported as
-//! uncertain. [`Model::parse`] validates a file and reads it in place from any `&[u8]`, without
+//! A model file contains everything a device needs to assign an image to a cluster. That is
+//! the int8 encoder layers, the projection onto the cluster scores, the cluster codes and
+//! names, one prototype image per cluster, and the threshold below which an assignment is
+//! reported as uncertain. [`Model::parse`] validates a file and reads it in place from any `&[u8]`, without
 //! allocating. With the `std` feature (on by default), [`ModelSpec::to_bytes`] writes one.
 //!
 //! # Arithmetic
@@ -17,20 +17,28 @@
 //!   -127..=127; readers also accept -128.
 //! - Activations are int8 with one scale and one zero point per tensor.
 //! - A layer's int32 bias has the scale `input_scale * weight_scale[c]` and already contains the
-//!   input zero point: `bias[c] = round(b[c] / (input_scale * weight_scale[c])) - input_zero_point
-//!   * sum_i w[c, i]`. The accumulator of output channel `c` is then `acc = bias[c] + sum_i
-//!   w[c, i] * x[i]` over the raw int8 inputs `x`, and `acc * input_scale * weight_scale[c]` is
-//!   the real pre-activation. Convolutions pad with the input zero point, which stands for 0.
-//! - Requantization maps `acc` to the output with a single rounding step. A channel carries two
-//!   [`Requantization`]s: `positive` for `acc >= 0` and `negative` for `acc < 0`. Without an
-//!   activation both are the same; with a LeakyReLU of slope `alpha`, `negative` encodes `alpha`
-//!   times the multiplier of `positive`, so the activation costs no extra rounding. See
-//!   [`Requantization`] for the exact integer formula.
+//!   input zero point, so the accumulator sums the raw int8 inputs. Convolutions pad with the
+//!   input zero point, which stands for 0.
+//! - Requantization maps an accumulator to the output with a single rounding step. A channel
+//!   carries two [`Requantization`]s: `positive` for `acc >= 0` and `negative` for `acc < 0`.
+//!   Without an activation both are the same; with a LeakyReLU of slope `alpha`, `negative`
+//!   encodes `alpha` times the multiplier of `positive`, so the activation costs no extra
+//!   rounding. See [`Requantization`] for the exact integer formula.
 //! - The projection onto the scores is a final dense layer over the feature vector without
-//!   requantization: row `r` yields `acc[r] = bias[r] + sum_i w[r, i] * x[i]`, and the score is
-//!   `e[r] = acc[r] * score_scale[r]` in `f32`. Its bias folds in both the feature zero point and
-//!   the centering: `bias[r] = round(-(U^T mean)[r] / score_scale[r]) - feature_zero_point *
-//!   sum_i w[r, i]`, so `e = U^T (phi(x) - mean)` needs no separate mean.
+//!   requantization, and its bias folds in both the feature zero point and the centering, so
+//!   `e = U^T (phi(x) - mean)` needs no separate mean.
+//!
+//! With `x` the int8 inputs of a layer, `w` its int8 weights and `b` its real bias:
+//!
+//! ```text
+//! layer bias        bias[c] = round(b[c] / (input_scale * weight_scale[c]))
+//!                             - input_zero_point * sum_i w[c, i]
+//! accumulator       acc[c]  = bias[c] + sum_i w[c, i] * x[i]                       (i32)
+//! real value        acc[c] * input_scale * weight_scale[c]    (the pre-activation)
+//! projection bias   bias[r] = round(-(U^T mean)[r] / score_scale[r])
+//!                             - feature_zero_point * sum_i w[r, i]
+//! score             e[r]    = f32(bias[r] + sum_i w[r, i] * x[i]) * score_scale[r]
+//! ```
 //!
 //! The limits below keep every accumulator inside `i32`: `|w * x| <= 2^14`, at most
 //! [`MAX_FAN_IN`] `= 2^15` products per output and `|bias| <=` [`MAX_ABS_BIAS`] `= 2^30` give
@@ -131,7 +139,7 @@ mod write;
 pub use crc::crc32;
 pub use error::FormatError;
 pub use read::{
-    ClusterCodes, Channels, F32s, Layer, Layers, Model, Names, Projection, ProjectionRows,
+    Channels, ClusterCodes, F32s, Layer, Layers, Model, Names, Projection, ProjectionRows,
 };
 pub use types::{Activation, ChannelParams, LayerKind, ProjectionRow, Requantization, TensorShape};
 #[cfg(feature = "std")]
@@ -189,11 +197,11 @@ const CHANNEL_RECORD_LEN: usize = 20;
 const PROJECTION_ROW_LEN: usize = 8;
 
 const _: () = {
-    assert!(HEADER_LEN % ALIGNMENT == 0);
-    assert!(MODEL_HEADER_LEN % ALIGNMENT == 0);
-    assert!(LAYER_HEADER_LEN % ALIGNMENT == 0);
-    assert!(CHANNEL_RECORD_LEN % ALIGNMENT == 0);
-    assert!(PROJECTION_ROW_LEN % ALIGNMENT == 0);
+    assert!(HEADER_LEN.is_multiple_of(ALIGNMENT));
+    assert!(MODEL_HEADER_LEN.is_multiple_of(ALIGNMENT));
+    assert!(LAYER_HEADER_LEN.is_multiple_of(ALIGNMENT));
+    assert!(CHANNEL_RECORD_LEN.is_multiple_of(ALIGNMENT));
+    assert!(PROJECTION_ROW_LEN.is_multiple_of(ALIGNMENT));
     assert!(MAX_LAYERS <= u8::MAX as usize);
     assert!(MAX_CLUSTERS <= u8::MAX as usize);
     assert!(MAX_LATENT <= u16::MAX as usize);

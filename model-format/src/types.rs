@@ -12,18 +12,20 @@ pub struct TensorShape {
 }
 
 impl TensorShape {
-    /// Number of elements, or `None` on overflow.
+    /// Returns the number of elements, or `None` on overflow.
     pub fn checked_len(&self) -> Option<usize> {
-        self.channels.checked_mul(self.height)?.checked_mul(self.width)
+        self.channels
+            .checked_mul(self.height)?
+            .checked_mul(self.width)
     }
 
-    /// Number of elements. Shapes read from a parsed model never overflow; on overflow this
-    /// saturates at `usize::MAX`.
+    /// Returns the number of elements, saturating at `usize::MAX` on overflow. Shapes read from
+    /// a parsed model never overflow.
     pub fn len(&self) -> usize {
         self.checked_len().unwrap_or(usize::MAX)
     }
 
-    /// Whether the tensor has no elements.
+    /// Returns whether the tensor has no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -45,6 +47,7 @@ pub enum LayerKind {
     Dense,
 }
 
+#[cfg(feature = "std")]
 impl LayerKind {
     pub(crate) fn code(&self) -> u8 {
         match self {
@@ -66,6 +69,7 @@ pub enum Activation {
     },
 }
 
+#[cfg(feature = "std")]
 impl Activation {
     pub(crate) fn code(&self) -> u8 {
         match self {
@@ -104,7 +108,10 @@ pub struct Requantization {
 
 impl Requantization {
     /// The multiplier that stands for 0.
-    pub const ZERO: Requantization = Requantization { multiplier: 0, shift: 0 };
+    pub const ZERO: Requantization = Requantization {
+        multiplier: 0,
+        shift: 0,
+    };
 
     /// Encodes a real multiplier `m >= 0`, rounding the mantissa to 31 bits (half up).
     ///
@@ -144,7 +151,7 @@ impl Requantization {
         Some(Requantization { multiplier, shift })
     }
 
-    /// The real multiplier this value encodes.
+    /// Returns the real multiplier this value encodes.
     pub fn to_real(&self) -> f64 {
         f64::from(self.multiplier) * pow2(-31 - i32::from(self.shift))
     }

@@ -1,0 +1,245 @@
+//! Integer kernels: requantization, dot products, convolution, dense layers and the projection.
+//!
+//! Every kernel checks its buffer lengths once on entry and returns
+//! [`EngineError::BufferTooSmall`] instead of panicking. The inner loops run over contiguous
+//! int8 rows with safe slice iterators, so they carry no bounds checks.
+
+use model_format::{ChannelParams, Layer, LayerKind, Projection, Requantization, TensorShape};
+
+use crate::EngineError;
+
+/// Requantizes an int32 accumulator to int8 with one rounding step.
+///
+/// With `n = 31 + shift` (clamped to 1..=62), the result is
+/// `clamp(((acc * multiplier + 2^(n - 1)) >> n) + zero_point, -128, 127)`, computed in 64 bits
+/// with an arithmetic shift: round half up, towards positive infinity, so -2.5 becomes -2 and
+/// 2.5 becomes 3. The 64-bit sum cannot overflow for any `acc` and `multiplier`, because both
+/// are below 2^31 in magnitude.
+#[inline]
+pub fn requantize(acc: i32, requantization: Requantization, zero_point: i8) -> i8 {
+    let shift = (31 + i32::from(requantization.shift)).clamp(1, 62) as u32;
+    let product = i64::from(acc) * i64::from(requantization.multiplier);
+    let rounded = (product + (1i64 << (shift - 1))) >> shift;
+    (rounded + i64::from(zero_point)).clamp(-128, 127) as i8
+}
+
+/// Applies a channel's requantization and its fused activation: the `negative` multiplier for
+/// `acc < 0` (the LeakyReLU slope is folded into it), the `positive` one otherwise.
+#[inline]
+pub fn activate(acc: i32, channel: &ChannelParams, zero_point: i8) -> i8 {
+    let requantization = if acc < 0 {
+        channel.negative
+    } else {
+        channel.positive
+    };
+    requantize(acc, requantization, zero_point)
+}
+
+/// Computes `sum_i (weights[i] as i8) * inputs[i]` over the common length of both slices.
+///
+/// The sum wraps on overflow. Model files keep it in range: at most `MAX_FAN_IN = 2^15`
+/// products of magnitude at most `2^14`.
+#[inline]
+pub fn dot(weights: &[u8], inputs: &[i8]) -> i32 {
+    let len = weights.len().min(inputs.len());
+    let (weight_quads, weight_tail) = weights[..len].as_chunks::<4>();
+    let (input_quads, input_tail) = inputs[..len].as_chunks::<4>();
+
+    // Four products per step: each pair of int8 products is a candidate for a dual 16-bit
+    // multiply-accumulate on cores that have one.
+    let mut acc = 0i32;
+    for (w, x) in weight_quads.iter().zip(input_quads) {
+        let pair_low =
+            i32::from(w[0] as i8) * i32::from(x[0]) + i32::from(w[1] as i8) * i32::from(x[1]);
+        let pair_high =
+            i32::from(w[2] as i8) * i32::from(x[2]) + i32::from(w[3] as i8) * i32::from(x[3]);
+        acc = acc.wrapping_add(pair_low + pair_high);
+    }
+    for (&w, &x) in weight_tail.iter().zip(input_tail) {
+        acc = acc.wrapping_add(i32::from(w as i8) * i32::from(x));
+    }
+    acc
+}
+
+fn check_len(needed: usize, available: usize) -> Result<(), EngineError> {
+    if available < needed {
+        return Err(EngineError::BufferTooSmall { needed, available });
+    }
+    Ok(())
+}
+
+/// Runs one layer from `input` into `output`. `patch` is scratch space for convolutions, of at
+/// least the layer's fan-in; dense layers do not use it.
+///
+/// # Errors
+///
+/// [`EngineError::BufferTooSmall`] when `input`, `patch` or `output` is shorter than the layer
+/// needs.
+pub fn run_layer(
+    layer: &Layer<'_>,
+    input: &[i8],
+    patch: &mut [i8],
+    output: &mut [i8],
+) -> Result<(), EngineError> {
+    match layer.kind {
+        LayerKind::Conv2d {
+            kernel,
+            stride,
+            padding,
+        } => {
+            let geometry = ConvGeometry::new(layer.input_shape, kernel, stride, padding);
+            conv2d(layer, &geometry, input, patch, output)
+        }
+        LayerKind::Dense => dense(layer, input, output),
+    }
+}
+
+/// Kernel, stride and padding of a convolution as `usize` / `isize`, `[vertical, horizontal]`.
+struct ConvGeometry {
+    input: TensorShape,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [isize; 2],
+}
+
+impl ConvGeometry {
+    fn new(input: TensorShape, kernel: [u8; 2], stride: [u8; 2], padding: [u8; 2]) -> Self {
+        ConvGeometry {
+            input,
+            kernel: kernel.map(usize::from),
+            stride: stride.map(usize::from),
+            padding: padding.map(isize::from),
+        }
+    }
+}
+
+/// 2-D convolution by im2col: for each output position, gather the receptive field into `patch`
+/// in `[in][kernel_h][kernel_w]` order (the order of a weight row) and take one dot product per
+/// output channel.
+///
+/// # Shapes
+///
+/// - `input`: `[in, height, width]`
+/// - `patch`: `in * kernel_h * kernel_w`
+/// - `output`: `[out, out_height, out_width]`
+fn conv2d(
+    layer: &Layer<'_>,
+    geometry: &ConvGeometry,
+    input: &[i8],
+    patch: &mut [i8],
+    output: &mut [i8],
+) -> Result<(), EngineError> {
+    let out_shape = layer.output_shape;
+    let plane_len = out_shape.height * out_shape.width;
+    check_len(layer.input_shape.len(), input.len())?;
+    check_len(layer.fan_in(), patch.len())?;
+    check_len(out_shape.len(), output.len())?;
+    let patch = &mut patch[..layer.fan_in()];
+
+    for out_y in 0..out_shape.height {
+        let top = (out_y * geometry.stride[0]) as isize - geometry.padding[0];
+        for out_x in 0..out_shape.width {
+            let left = (out_x * geometry.stride[1]) as isize - geometry.padding[1];
+            gather_patch(geometry, input, top, left, layer.input_zero_point, patch);
+
+            // Output element (channel, out_y, out_x) lives at channel * plane_len + position.
+            let position = out_y * out_shape.width + out_x;
+            let outputs = output.iter_mut().skip(position).step_by(plane_len.max(1));
+            let channels = layer.channels().zip(layer.weight_rows());
+            for (slot, (channel, weights)) in outputs.zip(channels) {
+                let acc = channel.bias.wrapping_add(dot(weights, patch));
+                *slot = activate(acc, &channel, layer.output_zero_point);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Copies the receptive field whose top-left corner is `(top, left)` (negative inside the
+/// padding) into `patch`, writing `zero_point` for every padded position.
+fn gather_patch(
+    geometry: &ConvGeometry,
+    input: &[i8],
+    top: isize,
+    left: isize,
+    zero_point: i8,
+    patch: &mut [i8],
+) {
+    let TensorShape { height, width, .. } = geometry.input;
+    let [kernel_h, kernel_w] = geometry.kernel;
+
+    // The columns of the window that lie inside the input, as patch-row and input-row ranges.
+    let first = (-left).clamp(0, kernel_w as isize) as usize;
+    let last = (width as isize - left).clamp(first as isize, kernel_w as isize) as usize;
+    let input_first = (left + first as isize).max(0) as usize;
+    let input_last = input_first + (last - first);
+
+    let mut patch_rows = patch.chunks_exact_mut(kernel_w);
+    for plane in input.chunks_exact(height * width) {
+        for ky in 0..kernel_h {
+            let Some(patch_row) = patch_rows.next() else {
+                return;
+            };
+            let y = top + ky as isize;
+            let input_row = usize::try_from(y)
+                .ok()
+                .filter(|&y| y < height)
+                .and_then(|y| plane.get(y * width..(y + 1) * width));
+            let Some(input_row) = input_row else {
+                patch_row.fill(zero_point);
+                continue;
+            };
+
+            let (left_padding, rest) = patch_row.split_at_mut(first);
+            let (inside, right_padding) = rest.split_at_mut(last - first);
+            left_padding.fill(zero_point);
+            if let Some(source) = input_row.get(input_first..input_last) {
+                inside.copy_from_slice(source);
+            }
+            right_padding.fill(zero_point);
+        }
+    }
+}
+
+/// Fully connected layer over the whole input tensor.
+///
+/// # Shapes
+///
+/// - `input`: `in_features` (any `[c, h, w]` tensor, flattened in storage order)
+/// - `output`: `out_features`
+fn dense(layer: &Layer<'_>, input: &[i8], output: &mut [i8]) -> Result<(), EngineError> {
+    check_len(layer.fan_in(), input.len())?;
+    check_len(layer.output_shape.len(), output.len())?;
+    let input = &input[..layer.fan_in()];
+
+    let channels = layer.channels().zip(layer.weight_rows());
+    for (slot, (channel, weights)) in output.iter_mut().zip(channels) {
+        let acc = channel.bias.wrapping_add(dot(weights, input));
+        *slot = activate(acc, &channel, layer.output_zero_point);
+    }
+    Ok(())
+}
+
+/// Projects the int8 feature vector onto the first `scores.len()` scores (at most the
+/// projection's row count): `scores[r] = (bias[r] + sum_i w[r, i] * features[i]) *
+/// score_scale[r]`, the accumulator converted to `f32` (round to nearest) before the one `f32`
+/// multiplication.
+///
+/// # Errors
+///
+/// [`EngineError::BufferTooSmall`] when `features` is shorter than a weight row.
+pub fn project(
+    projection: &Projection<'_>,
+    features: &[i8],
+    scores: &mut [f32],
+) -> Result<(), EngineError> {
+    let feature_size = projection.weight_rows().next().map_or(0, <[u8]>::len);
+    check_len(feature_size, features.len())?;
+
+    let rows = projection.rows().zip(projection.weight_rows());
+    for (score, (row, weights)) in scores.iter_mut().zip(rows) {
+        let acc = row.bias.wrapping_add(dot(weights, features));
+        *score = acc as f32 * row.score_scale;
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! Soft kernel spectral clustering on the score vector: cosine distances to the cluster codes,
+//! memberships and the hard assignment (Langone, Mall and Suykens, "Soft kernel spectral
+//! clustering", IJCNN 2013).
+//!
+//! Everything here is plain `f32` arithmetic in a fixed order plus `libm::sqrtf`, which is
+//! correctly rounded, so the host and the firmware compute bit-identical results.
+
+use core::fmt;
+
+use model_format::MAX_CLUSTERS;
+
+/// Cosine distance `1 - e.s / (|e| |s|)` between the scores `e` and a cluster code `s`, over
+/// their common length, clamped at 0 against rounding. Returns 1 when either vector is zero.
+pub fn cosine_distance(scores: &[f32], code: impl IntoIterator<Item = f32>) -> f32 {
+    let mut dot = 0.0f32;
+    let mut scores_norm2 = 0.0f32;
+    let mut code_norm2 = 0.0f32;
+    for (&score, code) in scores.iter().zip(code) {
+        dot += score * code;
+        scores_norm2 += score * score;
+        code_norm2 += code * code;
+    }
+
+    let norms = libm::sqrtf(scores_norm2) * libm::sqrtf(code_norm2);
+    let cosine = if norms > 0.0 { dot / norms } else { 0.0 };
+    (1.0 - cosine).max(0.0)
+}
+
+/// Writes the membership of each cluster into `memberships`:
+/// `cm_c = prod_{j != c} d_j / sum_l prod_{j != l} d_j`, which is `(1 / d_c) / sum_l (1 / d_l)`
+/// when no distance is 0, and stays defined when one is.
+///
+/// Uses the common length of both slices. When the normalising sum is 0 or not finite (two
+/// zero distances, or a NaN), the membership is 1 for the first smallest distance and 0
+/// elsewhere.
+pub fn memberships(distances: &[f32], memberships: &mut [f32]) {
+    let len = distances.len().min(memberships.len());
+    let (distances, memberships) = (&distances[..len], &mut memberships[..len]);
+
+    for (c, membership) in memberships.iter_mut().enumerate() {
+        let others = distances.iter().enumerate().filter(|&(j, _)| j != c);
+        *membership = others.map(|(_, &distance)| distance).product();
+    }
+
+    let total: f32 = memberships.iter().sum();
+    if total > 0.0 && total.is_finite() {
+        for membership in memberships.iter_mut() {
+            *membership /= total;
+        }
+    } else {
+        let nearest = argmin(distances);
+        for (c, membership) in memberships.iter_mut().enumerate() {
+            *membership = if c == nearest { 1.0 } else { 0.0 };
+        }
+    }
+}
+
+/// Index of the first smallest value, skipping NaN; 0 when there is none.
+fn argmin(values: &[f32]) -> usize {
+    let mut best: Option<(usize, f32)> = None;
+    for (index, &value) in values.iter().enumerate() {
+        if !value.is_nan() && best.is_none_or(|(_, smallest)| value < smallest) {
+            best = Some((index, value));
+        }
+    }
+    best.map_or(0, |(index, _)| index)
+}
+
+/// The cluster of one image with its memberships.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Assignment {
+    /// Hard cluster: the smallest cosine distance, the first one on ties.
+    pub cluster: usize,
+    /// Number of clusters `k`.
+    pub clusters: usize,
+    /// Whether the top membership is below the model's uncertain threshold.
+    pub uncertain: bool,
+    distances: [f32; MAX_CLUSTERS],
+    memberships: [f32; MAX_CLUSTERS],
+}
+
+impl Assignment {
+    /// Builds the assignment from the cosine distances to the `k` cluster codes (at most
+    /// [`MAX_CLUSTERS`]; further ones are ignored).
+    pub fn from_distances(distances: &[f32], uncertain_threshold: f32) -> Assignment {
+        let clusters = distances.len().min(MAX_CLUSTERS);
+        let mut assignment = Assignment {
+            cluster: argmin(&distances[..clusters]),
+            clusters,
+            uncertain: false,
+            distances: [0.0; MAX_CLUSTERS],
+            memberships: [0.0; MAX_CLUSTERS],
+        };
+        assignment.distances[..clusters].copy_from_slice(&distances[..clusters]);
+        memberships(
+            &distances[..clusters],
+            &mut assignment.memberships[..clusters],
+        );
+        assignment.uncertain = assignment.strength() < uncertain_threshold;
+        assignment
+    }
+
+    /// Cosine distance to each cluster code.
+    pub fn distances(&self) -> &[f32] {
+        &self.distances[..self.clusters]
+    }
+
+    /// Membership of each cluster; they sum to 1 up to rounding.
+    pub fn memberships(&self) -> &[f32] {
+        &self.memberships[..self.clusters]
+    }
+
+    /// Membership of the assigned cluster, the largest one.
+    pub fn strength(&self) -> f32 {
+        self.memberships.get(self.cluster).copied().unwrap_or(0.0)
+    }
+
+    /// Returns the report line of image `index`, for example `image 3: cluster 1 strength 0.872`.
+    pub fn line(&self, index: usize) -> AssignmentLine<'_> {
+        AssignmentLine {
+            index,
+            assignment: self,
+        }
+    }
+}
+
+/// Formats `image <index>: cluster <c> strength <x.xxx>` with `core::fmt`, so that the host and
+/// the firmware print byte-identical lines. The strength is the top membership with three
+/// decimals.
+#[derive(Clone, Copy, Debug)]
+pub struct AssignmentLine<'a> {
+    index: usize,
+    assignment: &'a Assignment,
+}
+
+impl fmt::Display for AssignmentLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "image {}: cluster {} strength {:.3}",
+            self.index,
+            self.assignment.cluster,
+            self.assignment.strength()
+        )
+    }
+}

@@ -1,0 +1,813 @@
+//! Host tests of the kernels against straightforward `f64` references, and of the engine.
+
+use std::string::ToString;
+use std::vec;
+use std::vec::Vec;
+
+use model_format::{
+    Activation, ChannelParams, LayerKind, LayerSpec, Model, ModelSpec, ProjectionRow,
+    ProjectionSpec, Requantization,
+};
+
+use crate::membership::{cosine_distance, memberships};
+use crate::{Assignment, Engine, EngineError, activate, dot, requantize, run_layer};
+
+/// Xorshift64: seeded test data without a `rand` dependency.
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Uniform in `[0, 1)`.
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn uniform(&mut self, low: f64, high: f64) -> f64 {
+        low + (high - low) * self.unit()
+    }
+
+    fn int8(&mut self) -> i8 {
+        self.next() as i8
+    }
+
+    fn weight(&mut self) -> i8 {
+        ((self.next() % 255) as i16 - 127) as i8
+    }
+}
+
+/// Round half up, the rounding of `requantize`, on a real number.
+fn round_half_up(value: f64) -> f64 {
+    (value + 0.5).floor()
+}
+
+fn quantize_output(real: f64, scale: f64, zero_point: i8) -> i8 {
+    (round_half_up(real / scale) + f64::from(zero_point)).clamp(-128.0, 127.0) as i8
+}
+
+/// Exact reference of `requantize` with 128-bit integers.
+fn requantize_exact(acc: i32, requantization: Requantization, zero_point: i8) -> i8 {
+    let shift = 31 + i32::from(requantization.shift);
+    let product = i128::from(acc) * i128::from(requantization.multiplier);
+    let rounded = (product + (1i128 << (shift - 1))).div_euclid(1i128 << shift);
+    (rounded + i128::from(zero_point)).clamp(-128, 127) as i8
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requantization
+
+#[test]
+fn requantize_half_rounds_up() {
+    let half = Requantization {
+        multiplier: 1 << 30,
+        shift: 0,
+    };
+    assert_eq!(requantize(3, half, 0), 2); // 1.5
+    assert_eq!(requantize(5, half, 0), 3); // 2.5
+    assert_eq!(requantize(-3, half, 0), -1); // -1.5
+    assert_eq!(requantize(-5, half, 0), -2); // -2.5
+    assert_eq!(requantize(-4, half, 0), -2);
+}
+
+#[test]
+fn requantize_adds_zero_point() {
+    let half = Requantization {
+        multiplier: 1 << 30,
+        shift: 0,
+    };
+    assert_eq!(requantize(10, half, -20), -15);
+    assert_eq!(requantize(-10, half, 20), 15);
+}
+
+#[test]
+fn requantize_saturates() {
+    let one = Requantization::from_real(1.0).unwrap();
+    assert_eq!(requantize(127, one, 0), 127);
+    assert_eq!(requantize(128, one, 0), 127);
+    assert_eq!(requantize(i32::MAX, one, 0), 127);
+    assert_eq!(requantize(-128, one, 0), -128);
+    assert_eq!(requantize(-129, one, 0), -128);
+    assert_eq!(requantize(i32::MIN, one, 0), -128);
+    assert_eq!(requantize(100, one, 100), 127);
+    assert_eq!(requantize(-100, one, -100), -128);
+}
+
+#[test]
+fn requantize_shift_zero() {
+    // M = (2^31 - 1) / 2^31, just below 1.
+    let almost_one = Requantization {
+        multiplier: i32::MAX,
+        shift: 0,
+    };
+    assert_eq!(requantize(100, almost_one, 0), 100);
+    assert_eq!(requantize(-100, almost_one, 0), -100);
+}
+
+#[test]
+fn requantize_shift_31() {
+    // M = m / 2^62: even the largest accumulator maps to at most 1.
+    let tiny = Requantization {
+        multiplier: i32::MAX,
+        shift: 31,
+    };
+    assert_eq!(requantize(i32::MAX, tiny, 0), 1);
+    assert_eq!(requantize(1 << 30, tiny, 0), 0);
+    let quarter = Requantization {
+        multiplier: 1 << 30,
+        shift: 31,
+    };
+    // i32::MIN * 2^30 / 2^62 = -0.5, which rounds half up to 0.
+    assert_eq!(requantize(i32::MIN, quarter, 0), 0);
+}
+
+#[test]
+fn requantize_negative_shift() {
+    let large = Requantization {
+        multiplier: 1 << 30,
+        shift: -30,
+    }; // M = 2^29
+    assert_eq!(requantize(1, large, 0), 127);
+    assert_eq!(requantize(-1, large, 0), -128);
+    assert_eq!(requantize(0, large, 5), 5);
+}
+
+#[test]
+fn requantize_zero_multiplier() {
+    assert_eq!(requantize(i32::MAX, Requantization::ZERO, -7), -7);
+    assert_eq!(requantize(i32::MIN, Requantization::ZERO, 9), 9);
+}
+
+#[test]
+fn requantize_matches_exact_reference() {
+    let mut rng = Xorshift(0x5EED_0001);
+    for _ in 0..20_000 {
+        let requantization = Requantization {
+            multiplier: (1 << 30) + (rng.next() % (1 << 30)) as i32,
+            shift: (rng.next() % 62) as i8 - 30,
+        };
+        let acc = match rng.next() % 3 {
+            0 => rng.next() as i32,
+            1 => (rng.next() % 20_001) as i32 - 10_000,
+            _ => (rng.next() % 201) as i32 - 100,
+        };
+        let zero_point = rng.int8();
+        let expected = requantize_exact(acc, requantization, zero_point);
+        assert_eq!(
+            requantize(acc, requantization, zero_point),
+            expected,
+            "acc {acc}"
+        );
+    }
+}
+
+#[test]
+fn from_real_round_trips_multiplier() {
+    for real in [0.5, 0.75, 0.999_999, 1.0, 3.5, 1e-3, 1e-9, 123.456] {
+        let requantization = Requantization::from_real(real).unwrap();
+        let relative = (requantization.to_real() - real).abs() / real;
+        assert!(relative < 1e-9, "{real}: {requantization:?}");
+        assert!(
+            requantization.multiplier >= 1 << 30,
+            "{real}: {requantization:?}"
+        );
+    }
+}
+
+#[test]
+fn from_real_edge_cases() {
+    assert_eq!(
+        Requantization::from_real(0.5),
+        Some(Requantization {
+            multiplier: 1 << 30,
+            shift: 0
+        })
+    );
+    assert_eq!(
+        Requantization::from_real(1.0),
+        Some(Requantization {
+            multiplier: 1 << 30,
+            shift: -1
+        })
+    );
+    // Rounds up to 2^31 and renormalises to 2^30 with one shift less.
+    let just_below_one = 1.0 - 2f64.powi(-40);
+    assert_eq!(
+        Requantization::from_real(just_below_one),
+        Some(Requantization {
+            multiplier: 1 << 30,
+            shift: -1
+        })
+    );
+    assert_eq!(Requantization::from_real(0.0), Some(Requantization::ZERO));
+    assert_eq!(Requantization::from_real(1e-12), Some(Requantization::ZERO));
+    assert_eq!(Requantization::from_real(-0.1), None);
+    assert_eq!(Requantization::from_real(f64::NAN), None);
+    assert_eq!(Requantization::from_real(2f64.powi(30)), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// LeakyReLU
+
+#[test]
+fn leaky_relu_integer_form() {
+    let multiplier = 0.0123;
+    let alpha = 0.2;
+    let channel = ChannelParams {
+        bias: 0,
+        weight_scale: 1.0,
+        positive: Requantization::from_real(multiplier).unwrap(),
+        negative: Requantization::from_real(alpha * multiplier).unwrap(),
+    };
+    let zero_point = -20;
+    let mut rng = Xorshift(0x5EED_0002);
+    let mut exact = 0;
+    let trials = 10_000;
+    for _ in 0..trials {
+        let acc = (rng.next() % 40_001) as i32 - 20_000;
+        let real = if acc < 0 {
+            alpha * f64::from(acc)
+        } else {
+            f64::from(acc)
+        } * multiplier;
+        let expected = (round_half_up(real) + f64::from(zero_point)).clamp(-128.0, 127.0);
+        let actual = activate(acc, &channel, zero_point);
+        assert!((f64::from(actual) - expected).abs() <= 1.0, "acc {acc}");
+        exact += usize::from(f64::from(actual) == expected);
+        if acc < 0 {
+            assert!(actual <= zero_point, "acc {acc}");
+        } else {
+            assert!(actual >= zero_point, "acc {acc}");
+        }
+    }
+    // Only the rounding of the Q31 multipliers can move a result, and rarely.
+    assert!(exact * 1000 >= trials * 999, "{exact} of {trials} exact");
+}
+
+#[test]
+fn leaky_relu_uses_negative_multiplier_only_below_zero() {
+    let channel = ChannelParams {
+        bias: 0,
+        weight_scale: 1.0,
+        positive: Requantization::from_real(1.0).unwrap(),
+        negative: Requantization::from_real(0.25).unwrap(),
+    };
+    assert_eq!(activate(0, &channel, 0), 0);
+    assert_eq!(activate(40, &channel, 0), 40);
+    assert_eq!(activate(-40, &channel, 0), -10);
+    assert_eq!(activate(-2, &channel, 0), 0); // -0.5 rounds half up
+    assert_eq!(activate(-3, &channel, 0), -1); // -0.75
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dot product
+
+#[test]
+fn dot_matches_naive_sum_for_every_tail_length() {
+    let mut rng = Xorshift(0x5EED_0003);
+    for len in 0..40 {
+        let weights: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let inputs: Vec<i8> = (0..len).map(|_| rng.int8()).collect();
+        let naive: i32 = weights
+            .iter()
+            .zip(&inputs)
+            .map(|(&w, &x)| i32::from(w as i8) * i32::from(x))
+            .sum();
+        assert_eq!(dot(&weights, &inputs), naive, "len {len}");
+    }
+}
+
+#[test]
+fn dot_uses_common_length() {
+    let weights = [1u8, 2, 3, 4, 5, 6];
+    let inputs = [1i8, 1, 1, 1, 1];
+    assert_eq!(dot(&weights, &inputs), 15);
+    assert_eq!(dot(&weights[..2], &inputs), 3);
+}
+
+#[test]
+fn dot_extreme_values() {
+    let weights = [0x80u8; 64]; // -128
+    let inputs = [-128i8; 64];
+    assert_eq!(dot(&weights, &inputs), 64 * 128 * 128);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layers against f64 references
+
+/// A layer's real parameters, and how the test quantizes them.
+struct RealLayer {
+    kind: LayerKind,
+    alpha: Option<f64>,
+    in_channels: usize,
+    out_channels: usize,
+    fan_in: usize,
+    weights: Vec<i8>,
+    weight_scales: Vec<f64>,
+    biases: Vec<f64>,
+    input_scale: f64,
+    input_zero_point: i8,
+    output_scale: f64,
+    output_zero_point: i8,
+}
+
+impl RealLayer {
+    fn random(
+        kind: LayerKind,
+        in_channels: usize,
+        out_channels: usize,
+        fan_in: usize,
+        alpha: Option<f64>,
+        rng: &mut Xorshift,
+    ) -> Self {
+        RealLayer {
+            kind,
+            alpha,
+            in_channels,
+            out_channels,
+            fan_in,
+            weights: (0..out_channels * fan_in).map(|_| rng.weight()).collect(),
+            weight_scales: (0..out_channels)
+                .map(|_| rng.uniform(0.002, 0.02))
+                .collect(),
+            biases: (0..out_channels).map(|_| rng.uniform(-0.5, 0.5)).collect(),
+            input_scale: rng.uniform(0.01, 0.05),
+            input_zero_point: (rng.next() % 200) as i8,
+            output_scale: rng.uniform(0.02, 0.1),
+            output_zero_point: rng.int8() / 4,
+        }
+    }
+
+    fn spec(&self) -> LayerSpec {
+        let channels = (0..self.out_channels)
+            .map(|c| {
+                let row = &self.weights[c * self.fan_in..(c + 1) * self.fan_in];
+                let weight_sum: i64 = row.iter().map(|&w| i64::from(w)).sum();
+                let accumulator_scale = self.input_scale * self.weight_scales[c];
+                let bias = round_half_up(self.biases[c] / accumulator_scale) as i64
+                    - i64::from(self.input_zero_point) * weight_sum;
+                let multiplier = accumulator_scale / self.output_scale;
+                let positive = Requantization::from_real(multiplier).unwrap();
+                let negative = match self.alpha {
+                    Some(alpha) => Requantization::from_real(alpha * multiplier).unwrap(),
+                    None => positive,
+                };
+                ChannelParams {
+                    bias: bias as i32,
+                    weight_scale: self.weight_scales[c] as f32,
+                    positive,
+                    negative,
+                }
+            })
+            .collect();
+        LayerSpec {
+            kind: self.kind,
+            activation: match self.alpha {
+                Some(alpha) => Activation::LeakyRelu {
+                    alpha: alpha as f32,
+                },
+                None => Activation::None,
+            },
+            in_channels: self.in_channels as u16,
+            out_channels: self.out_channels as u16,
+            output_scale: self.output_scale as f32,
+            output_zero_point: self.output_zero_point,
+            channels,
+            weights: self.weights.clone(),
+        }
+    }
+
+    fn activation(&self, real: f64) -> f64 {
+        match self.alpha {
+            Some(alpha) if real < 0.0 => alpha * real,
+            _ => real,
+        }
+    }
+
+    fn dequantize_input(&self, value: i8) -> f64 {
+        self.input_scale * f64::from(i16::from(value) - i16::from(self.input_zero_point))
+    }
+
+    fn weight(&self, c: usize, index: usize) -> f64 {
+        self.weight_scales[c] * f64::from(self.weights[c * self.fan_in + index])
+    }
+}
+
+/// Wraps one layer into a minimal model with a 1-row projection and 2 clusters. The layer is
+/// the first one, so it reads the model input: its input scale becomes the model's input scale,
+/// and its input zero point must be -128.
+fn single_layer_model(layer: &RealLayer, input_shape: [u16; 3], output_len: usize) -> Vec<u8> {
+    let spec = ModelSpec {
+        input_shape,
+        input_scale: layer.input_scale as f32,
+        uncertain_threshold: 0.5,
+        layers: vec![layer.spec()],
+        projection: ProjectionSpec {
+            rows: vec![ProjectionRow {
+                bias: 0,
+                score_scale: 1.0,
+            }],
+            weights: vec![1; output_len],
+        },
+        cluster_codes: vec![1.0, -1.0],
+        cluster_names: vec!["a".to_string(), "b".to_string()],
+        prototypes: vec![
+            0;
+            2 * input_shape
+                .iter()
+                .map(|&side| usize::from(side))
+                .product::<usize>()
+        ],
+    };
+    spec.to_bytes().unwrap()
+}
+
+fn reference_conv(
+    layer: &RealLayer,
+    input: &[i8],
+    shape: [usize; 3],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+) -> (Vec<i8>, [usize; 2]) {
+    let [channels, height, width] = shape;
+    let out_h = (height + 2 * padding[0] - kernel[0]) / stride[0] + 1;
+    let out_w = (width + 2 * padding[1] - kernel[1]) / stride[1] + 1;
+    let mut output = vec![0i8; layer.out_channels * out_h * out_w];
+    for c in 0..layer.out_channels {
+        for oy in 0..out_h {
+            for ox in 0..out_w {
+                let mut sum = layer.biases[c];
+                for ci in 0..channels {
+                    for ky in 0..kernel[0] {
+                        for kx in 0..kernel[1] {
+                            let y = (oy * stride[0] + ky) as isize - padding[0] as isize;
+                            let x = (ox * stride[1] + kx) as isize - padding[1] as isize;
+                            if y < 0 || x < 0 || y >= height as isize || x >= width as isize {
+                                continue;
+                            }
+                            let value = input[(ci * height + y as usize) * width + x as usize];
+                            let index = (ci * kernel[0] + ky) * kernel[1] + kx;
+                            sum += layer.dequantize_input(value) * layer.weight(c, index);
+                        }
+                    }
+                }
+                let real = layer.activation(sum);
+                output[(c * out_h + oy) * out_w + ox] =
+                    quantize_output(real, layer.output_scale, layer.output_zero_point);
+            }
+        }
+    }
+    (output, [out_h, out_w])
+}
+
+fn assert_within_one_step(actual: &[i8], expected: &[i8], what: &str) {
+    assert_eq!(actual.len(), expected.len(), "{what}: length");
+    for (index, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+        let difference = (i16::from(a) - i16::from(e)).abs();
+        assert!(
+            difference <= 1,
+            "{what}: element {index} is {a}, reference {e}"
+        );
+    }
+}
+
+/// One convolution test case: input `[c, h, w]`, output channels, kernel, stride, padding and
+/// the LeakyReLU slope.
+struct ConvCase {
+    shape: [usize; 3],
+    out_channels: usize,
+    kernel: [u8; 2],
+    stride: [u8; 2],
+    padding: [u8; 2],
+    alpha: Option<f64>,
+}
+
+#[test]
+fn conv2d_matches_f64_reference() {
+    let case = |shape, out_channels, kernel, stride, padding, alpha| ConvCase {
+        shape,
+        out_channels,
+        kernel,
+        stride,
+        padding,
+        alpha,
+    };
+    let cases = [
+        case([1, 6, 6], 2, [3, 3], [1, 1], [1, 1], None),
+        case([2, 7, 5], 3, [4, 4], [2, 2], [1, 1], Some(0.2)),
+        case([3, 5, 6], 4, [3, 2], [2, 1], [0, 1], Some(0.1)),
+        case([1, 28, 28], 4, [4, 4], [2, 2], [1, 1], Some(0.2)),
+        case([4, 4, 4], 2, [3, 3], [2, 2], [1, 1], None),
+    ];
+    let mut rng = Xorshift(0x5EED_0004);
+    for (index, case) in cases.iter().enumerate() {
+        let ConvCase {
+            shape,
+            out_channels,
+            kernel,
+            stride,
+            padding,
+            alpha,
+        } = *case;
+        let fan_in = shape[0] * usize::from(kernel[0]) * usize::from(kernel[1]);
+        let kind = LayerKind::Conv2d {
+            kernel,
+            stride,
+            padding,
+        };
+        let mut layer = RealLayer::random(kind, shape[0], out_channels, fan_in, alpha, &mut rng);
+        // A first layer reads the model input, whose zero point is -128.
+        layer.input_zero_point = -128;
+
+        let input: Vec<i8> = (0..shape.iter().product::<usize>())
+            .map(|_| rng.int8())
+            .collect();
+        let (expected, [out_h, out_w]) = reference_conv(
+            &layer,
+            &input,
+            shape,
+            kernel.map(usize::from),
+            stride.map(usize::from),
+            padding.map(usize::from),
+        );
+
+        let shape16 = shape.map(|side| side as u16);
+        let bytes = single_layer_model(&layer, shape16, out_channels * out_h * out_w);
+        let model = Model::parse(&bytes).unwrap();
+        let parsed = model.layers().next().unwrap();
+        let mut patch = vec![0i8; parsed.fan_in()];
+        let mut output = vec![0i8; expected.len()];
+        run_layer(&parsed, &input, &mut patch, &mut output).unwrap();
+        assert_within_one_step(&output, &expected, &std::format!("conv case {index}"));
+    }
+}
+
+#[test]
+fn dense_matches_f64_reference() {
+    let mut rng = Xorshift(0x5EED_0005);
+    for (case, (in_features, out_features, alpha)) in
+        [(10, 4, None), (33, 7, Some(0.2)), (64, 16, Some(0.01))]
+            .into_iter()
+            .enumerate()
+    {
+        let mut layer = RealLayer::random(
+            LayerKind::Dense,
+            in_features,
+            out_features,
+            in_features,
+            alpha,
+            &mut rng,
+        );
+        layer.input_zero_point = -128;
+        let input: Vec<i8> = (0..in_features).map(|_| rng.int8()).collect();
+        let expected: Vec<i8> = (0..out_features)
+            .map(|c| {
+                let sum = layer.biases[c]
+                    + (0..in_features)
+                        .map(|i| layer.dequantize_input(input[i]) * layer.weight(c, i))
+                        .sum::<f64>();
+                quantize_output(
+                    layer.activation(sum),
+                    layer.output_scale,
+                    layer.output_zero_point,
+                )
+            })
+            .collect();
+
+        let bytes = single_layer_model(&layer, [1, 1, in_features as u16], out_features);
+        let model = Model::parse(&bytes).unwrap();
+        let parsed = model.layers().next().unwrap();
+        let mut output = vec![0i8; out_features];
+        run_layer(&parsed, &input, &mut [], &mut output).unwrap();
+        assert_within_one_step(&output, &expected, &std::format!("dense case {case}"));
+    }
+}
+
+#[test]
+fn kernels_reject_short_buffers() {
+    let mut rng = Xorshift(0x5EED_0006);
+    let kind = LayerKind::Conv2d {
+        kernel: [3, 3],
+        stride: [1, 1],
+        padding: [1, 1],
+    };
+    let mut layer = RealLayer::random(kind, 1, 2, 9, None, &mut rng);
+    layer.input_zero_point = -128;
+    let bytes = single_layer_model(&layer, [1, 4, 4], 32);
+    let model = Model::parse(&bytes).unwrap();
+    let parsed = model.layers().next().unwrap();
+
+    let input = [0i8; 16];
+    let mut patch = [0i8; 9];
+    let mut output = [0i8; 32];
+    let short_input = run_layer(&parsed, &input[..15], &mut patch, &mut output);
+    assert_eq!(
+        short_input,
+        Err(EngineError::BufferTooSmall {
+            needed: 16,
+            available: 15
+        })
+    );
+    let short_patch = run_layer(&parsed, &input, &mut patch[..8], &mut output);
+    assert_eq!(
+        short_patch,
+        Err(EngineError::BufferTooSmall {
+            needed: 9,
+            available: 8
+        })
+    );
+    let short_output = run_layer(&parsed, &input, &mut patch, &mut output[..31]);
+    assert_eq!(
+        short_output,
+        Err(EngineError::BufferTooSmall {
+            needed: 32,
+            available: 31
+        })
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Membership
+
+#[test]
+fn cosine_distance_of_aligned_opposite_and_orthogonal() {
+    assert_eq!(cosine_distance(&[2.0, 0.0], [1.0, 0.0]), 0.0);
+    assert_eq!(cosine_distance(&[-3.0, 0.0], [1.0, 0.0]), 2.0);
+    assert_eq!(cosine_distance(&[0.0, 5.0], [1.0, 0.0]), 1.0);
+    assert_eq!(cosine_distance(&[0.0, 0.0], [1.0, 0.0]), 1.0);
+}
+
+#[test]
+fn memberships_sum_to_one() {
+    let mut rng = Xorshift(0x5EED_0007);
+    for k in 2..=10 {
+        for _ in 0..100 {
+            let distances: Vec<f32> = (0..k).map(|_| rng.uniform(0.0, 2.0) as f32).collect();
+            let mut result = vec![0.0f32; k];
+            memberships(&distances, &mut result);
+            let total: f32 = result.iter().sum();
+            assert!((total - 1.0).abs() < 1e-5, "k {k}: total {total}");
+            assert!(
+                result.iter().all(|&m| (0.0..=1.0).contains(&m)),
+                "k {k}: {result:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn memberships_match_inverse_distance_form() {
+    let distances = [0.5f32, 1.0, 2.0];
+    let mut result = [0.0f32; 3];
+    memberships(&distances, &mut result);
+    // (1/d_c) / sum(1/d_l) with 1/d = 2, 1, 0.5.
+    let expected = [2.0 / 3.5, 1.0 / 3.5, 0.5 / 3.5];
+    for (m, e) in result.iter().zip(expected) {
+        assert!((m - e).abs() < 1e-6, "{result:?}");
+    }
+}
+
+#[test]
+fn memberships_with_zero_distance() {
+    let mut result = [0.0f32; 3];
+    memberships(&[0.7, 0.0, 1.3], &mut result);
+    assert_eq!(result, [0.0, 1.0, 0.0]);
+    memberships(&[0.0, 0.0, 1.3], &mut result);
+    assert_eq!(result, [1.0, 0.0, 0.0]);
+}
+
+#[test]
+fn assignment_picks_nearest_code_and_flags_uncertain() {
+    let assignment = Assignment::from_distances(&[0.9, 0.2, 1.5], 0.5);
+    assert_eq!(assignment.cluster, 1);
+    assert_eq!(assignment.clusters, 3);
+    assert_eq!(assignment.memberships().len(), 3);
+    assert!(assignment.strength() > 0.7);
+    assert!(!assignment.uncertain);
+
+    let unsure = Assignment::from_distances(&[1.0, 1.0, 1.01], 0.5);
+    assert_eq!(unsure.cluster, 0);
+    assert!(unsure.uncertain);
+}
+
+#[test]
+fn assignment_line_format() {
+    let assignment = Assignment::from_distances(&[0.5, 1.0, 2.0], 0.5);
+    let line = assignment.line(7).to_string();
+    assert_eq!(line, "image 7: cluster 0 strength 0.571");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine
+
+/// Input 1x6x6, conv (1->3, kernel 3, stride 2, padding 1) + LeakyReLU to 3x3x3, dense (27->5),
+/// projection with 3 rows, 3 clusters on the unit simplex.
+fn tiny_model(rng: &mut Xorshift) -> Vec<u8> {
+    let conv_kind = LayerKind::Conv2d {
+        kernel: [3, 3],
+        stride: [2, 2],
+        padding: [1, 1],
+    };
+    let mut conv = RealLayer::random(conv_kind, 1, 3, 9, Some(0.2), rng);
+    conv.input_scale = 1.0 / 255.0;
+    conv.input_zero_point = -128;
+    let mut dense = RealLayer::random(LayerKind::Dense, 27, 5, 27, None, rng);
+    dense.input_scale = conv.output_scale;
+    dense.input_zero_point = conv.output_zero_point;
+
+    let half_sqrt3 = 3f32.sqrt() / 2.0;
+    let spec = ModelSpec {
+        input_shape: [1, 6, 6],
+        input_scale: 1.0 / 255.0,
+        uncertain_threshold: 0.4,
+        layers: vec![conv.spec(), dense.spec()],
+        projection: ProjectionSpec {
+            rows: (0..3)
+                .map(|r| ProjectionRow {
+                    bias: 10 * r - 10,
+                    score_scale: 0.01,
+                })
+                .collect(),
+            weights: (0..15).map(|_| rng.weight()).collect(),
+        },
+        cluster_codes: vec![0.0, 1.0, -half_sqrt3, -0.5, half_sqrt3, -0.5],
+        cluster_names: vec!["zero".to_string(), "one".to_string(), "two".to_string()],
+        prototypes: vec![0; 3 * 36],
+    };
+    spec.to_bytes().unwrap()
+}
+
+#[test]
+fn engine_matches_kernel_composition() {
+    let mut rng = Xorshift(0x5EED_0008);
+    let bytes = tiny_model(&mut rng);
+    let model = Model::parse(&bytes).unwrap();
+    let engine = Engine::new(model);
+    assert_eq!(engine.scratch_len(), 2 * 36 + 9);
+
+    for _ in 0..20 {
+        let image: Vec<u8> = (0..36).map(|_| rng.next() as u8).collect();
+
+        // The same steps by hand.
+        let input: Vec<i8> = image.iter().map(|&p| (i16::from(p) - 128) as i8).collect();
+        let layers: Vec<_> = model.layers().collect();
+        let mut hidden = vec![0i8; 27];
+        let mut patch = vec![0i8; 9];
+        run_layer(&layers[0], &input, &mut patch, &mut hidden).unwrap();
+        let mut features = vec![0i8; 5];
+        run_layer(&layers[1], &hidden, &mut [], &mut features).unwrap();
+        let mut scores = [0.0f32; 2];
+        crate::project(&model.projection(), &features, &mut scores).unwrap();
+        let distances: Vec<f32> = model
+            .cluster_codes()
+            .map(|code| cosine_distance(&scores, code))
+            .collect();
+        let expected = Assignment::from_distances(&distances, 0.4);
+
+        let mut scratch = vec![0i8; engine.scratch_len()];
+        assert_eq!(
+            engine.features(&image, &mut scratch).unwrap(),
+            &features[..]
+        );
+        let assignment = engine.assign(&image, &mut scratch).unwrap();
+        assert_eq!(assignment, expected);
+        let total: f32 = assignment.memberships().iter().sum();
+        assert!((total - 1.0).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn engine_rejects_wrong_input_length() {
+    let bytes = tiny_model(&mut Xorshift(0x5EED_0009));
+    let engine = Engine::new(Model::parse(&bytes).unwrap());
+    let mut scratch = vec![0i8; engine.scratch_len()];
+    let error = engine.assign(&[0; 35], &mut scratch).unwrap_err();
+    assert_eq!(
+        error,
+        EngineError::InputLength {
+            expected: 36,
+            actual: 35
+        }
+    );
+}
+
+#[test]
+fn engine_rejects_small_scratch() {
+    let bytes = tiny_model(&mut Xorshift(0x5EED_000A));
+    let engine = Engine::new(Model::parse(&bytes).unwrap());
+    let mut scratch = vec![0i8; engine.scratch_len() - 1];
+    let error = engine.assign(&[0; 36], &mut scratch).unwrap_err();
+    let needed = engine.scratch_len();
+    assert_eq!(
+        error,
+        EngineError::ScratchTooSmall {
+            needed,
+            available: needed - 1
+        }
+    );
+}
