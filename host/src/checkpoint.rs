@@ -119,6 +119,11 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
     Ok(Checkpoint { meta, model, optimizer })
 }
 
+/// Preset of the run whose checkpoint is at `path`.
+pub fn stored_preset(path: &Path) -> Result<crate::data::Preset> {
+    Ok(load(path)?.meta.config.preset)
+}
+
 /// Writes `bytes` to `path` so that a reader sees either the old or the new file, never a part.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut temporary = path.as_os_str().to_owned();

@@ -155,6 +155,57 @@ impl TrainConfig {
     }
 }
 
+/// Settings given on the command line, applied over a preset or over a resumed run's stored
+/// configuration. `None` keeps the value it is applied to.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConfigOverrides {
+    pub epochs: Option<usize>,
+    pub warmup_epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub seed: Option<u64>,
+    pub learning_rate: Option<f64>,
+    pub u_learning_rate: Option<f64>,
+    pub eta_var: Option<f64>,
+    pub eta_reg: Option<f64>,
+    pub eta_rec: Option<f64>,
+    pub eta_cl: Option<f64>,
+    pub kmeans_init: Option<bool>,
+    pub train_limit: Option<usize>,
+    pub test_limit: Option<usize>,
+    pub backend: Option<Backend>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl ConfigOverrides {
+    /// Replaces the fields of `config` that are set here.
+    pub fn apply(&self, config: &mut TrainConfig) {
+        fn set<T: Clone>(value: &Option<T>, field: &mut T) {
+            if let Some(value) = value {
+                *field = value.clone();
+            }
+        }
+        set(&self.epochs, &mut config.epochs);
+        set(&self.warmup_epochs, &mut config.warmup_epochs);
+        set(&self.batch_size, &mut config.batch_size);
+        set(&self.seed, &mut config.seed);
+        set(&self.learning_rate, &mut config.learning_rate);
+        set(&self.u_learning_rate, &mut config.cayley.learning_rate);
+        set(&self.eta_var, &mut config.weights.variance);
+        set(&self.eta_reg, &mut config.weights.regularization);
+        set(&self.eta_rec, &mut config.weights.reconstruction);
+        set(&self.eta_cl, &mut config.weights.cluster);
+        set(&self.kmeans_init, &mut config.kmeans_init);
+        set(&self.backend, &mut config.backend);
+        set(&self.data_dir, &mut config.data_dir);
+        if self.train_limit.is_some() {
+            config.train_limit = self.train_limit;
+        }
+        if self.test_limit.is_some() {
+            config.test_limit = self.test_limit;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

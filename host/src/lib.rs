@@ -11,5 +11,6 @@ pub mod ksc;
 pub mod linalg;
 pub mod metrics;
 pub mod model;
+pub mod quantize;
 pub mod rng;
 pub mod train;

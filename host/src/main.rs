@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use host::config::{Backend, TrainConfig};
+use host::config::{Backend, ConfigOverrides, TrainConfig};
 use host::data::Preset;
-use host::train::{self, RunOptions};
+use host::train::{self, RunOptions, Start};
 
 /// Generative kernel spectral clustering: train, inspect and export interpretable clusters.
 #[derive(Parser, Debug)]
@@ -25,9 +25,9 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct TrainArgs {
-    /// Data set and published settings: mnist012 or fashion-mnist.
-    #[arg(long, default_value = "mnist012")]
-    preset: Preset,
+    /// Data set and published settings: mnist012 (default) or fashion-mnist.
+    #[arg(long)]
+    preset: Option<Preset>,
     /// Number of epochs (default: the preset's).
     #[arg(long)]
     epochs: Option<usize>,
@@ -40,21 +40,22 @@ struct TrainArgs {
     /// Images per batch (default: the preset's).
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Seed of the weight initialisation and the shuffling.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Folder with mnist/ and fashion-mnist/, as written by scripts/fetch-data.sh.
-    #[arg(long, default_value = "data")]
-    data_dir: PathBuf,
+    /// Seed of the weight initialisation and the shuffling (default 0).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Folder with mnist/ and fashion-mnist/, as written by scripts/fetch-data.sh
+    /// (default: data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
     /// Run folder (default: runs/<preset>).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Continue the run in the --out folder from its last checkpoint.
     #[arg(long)]
     resume: bool,
-    /// Compute backend.
-    #[arg(long, value_enum, default_value = "flex")]
-    backend: Backend,
+    /// Compute backend (default: flex, the CPU).
+    #[arg(long, value_enum)]
+    backend: Option<Backend>,
     /// Adam learning rate of the encoder and decoder (default: the preset's).
     #[arg(long)]
     learning_rate: Option<f64>,
@@ -85,45 +86,50 @@ struct TrainArgs {
 }
 
 impl TrainArgs {
-    fn config(&self) -> TrainConfig {
-        let mut config = TrainConfig::preset(self.preset, self.data_dir.clone());
-        config.seed = self.seed;
-        config.backend = self.backend;
-        config.train_limit = self.train_limit;
-        config.test_limit = self.test_limit;
-        config.kmeans_init = !self.no_kmeans_init;
-        let overrides = [
-            (self.epochs, &mut config.epochs),
-            (self.warmup_epochs, &mut config.warmup_epochs),
-            (self.batch_size, &mut config.batch_size),
-        ];
-        for (value, field) in overrides {
-            if let Some(value) = value {
-                *field = value;
-            }
+    fn overrides(&self) -> ConfigOverrides {
+        ConfigOverrides {
+            epochs: self.epochs,
+            warmup_epochs: self.warmup_epochs,
+            batch_size: self.batch_size,
+            seed: self.seed,
+            learning_rate: self.learning_rate,
+            u_learning_rate: self.u_learning_rate,
+            eta_var: self.eta_var,
+            eta_reg: self.eta_reg,
+            eta_rec: self.eta_rec,
+            eta_cl: self.eta_cl,
+            kmeans_init: self.no_kmeans_init.then_some(false),
+            train_limit: self.train_limit,
+            test_limit: self.test_limit,
+            backend: self.backend,
+            data_dir: self.data_dir.clone(),
         }
-        let rates = [
-            (self.learning_rate, &mut config.learning_rate),
-            (self.u_learning_rate, &mut config.cayley.learning_rate),
-            (self.eta_var, &mut config.weights.variance),
-            (self.eta_reg, &mut config.weights.regularization),
-            (self.eta_rec, &mut config.weights.reconstruction),
-            (self.eta_cl, &mut config.weights.cluster),
-        ];
-        for (value, field) in rates {
-            if let Some(value) = value {
-                *field = value;
-            }
-        }
-        config
     }
 }
 
 fn train(args: TrainArgs) -> Result<()> {
-    let config = args.config();
-    let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(args.preset.name()));
-    let options = RunOptions { out_dir: out_dir.clone(), resume: args.resume, progress: !args.quiet };
-    let summary = train::run(config, &options)?;
+    let preset = args.preset.unwrap_or(Preset::Mnist012);
+    let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(preset.name()));
+    let start = if args.resume {
+        if let Some(preset) = args.preset {
+            // The stored configuration names the preset; a different one is a mistake.
+            let stored = host::checkpoint::stored_preset(&out_dir.join(train::CHECKPOINT_FILE));
+            if let Ok(stored) = stored {
+                anyhow::ensure!(
+                    stored == preset,
+                    "--preset {preset} differs from the preset {stored} of the run in {}",
+                    out_dir.display()
+                );
+            }
+        }
+        Start::Resume(args.overrides())
+    } else {
+        let mut config = TrainConfig::preset(preset, PathBuf::from("data"));
+        args.overrides().apply(&mut config);
+        Start::Fresh(config)
+    };
+    let options = RunOptions { out_dir: out_dir.clone(), progress: !args.quiet };
+    let summary = train::run(start, &options)?;
     let test = &summary.test;
     println!(
         "{} after {} epochs: test ACC {:.4}, NMI {:.4}, ARI {:.4}, AMS {:.4}, balance {:.3}; \

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cayley::{self, CayleyAdam};
 use crate::checkpoint::{self, Checkpoint, CheckpointMeta};
-use crate::config::{Backend, TrainConfig};
+use crate::config::{Backend, ConfigOverrides, TrainConfig};
 use crate::data::{self, Dataset, Split};
 use crate::evaluate::{self, Evaluation, TestMetrics};
 use crate::ksc::{self, LossTerms};
@@ -252,63 +252,38 @@ fn scalar(tensor: &Tensor<1>) -> f64 {
 #[derive(Clone, Debug)]
 pub struct RunOptions {
     pub out_dir: PathBuf,
-    /// Continue from `out_dir/checkpoint.bin`.
-    pub resume: bool,
     /// Show a progress bar (hidden anyway when stderr is not a terminal).
     pub progress: bool,
 }
 
-/// Trains `config` and writes the run folder; returns the summary.
-///
-/// With `options.resume`, the stored configuration is used, except that `config.epochs` may
-/// extend the run.
-pub fn run(config: TrainConfig, options: &RunOptions) -> Result<Summary> {
+/// How [`run`] starts.
+#[derive(Clone, Debug)]
+pub enum Start {
+    /// A new run with this configuration; an older run in the same folder is replaced.
+    Fresh(TrainConfig),
+    /// Continue the run in the folder from its checkpoint, with these settings changed (more
+    /// epochs, a lower learning rate after a failure, another data folder or backend).
+    Resume(ConfigOverrides),
+}
+
+/// Trains and writes the run folder; returns the summary.
+pub fn run(start: Start, options: &RunOptions) -> Result<Summary> {
     let started = Instant::now();
     let out_dir = &options.out_dir;
     fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create the run folder {}", out_dir.display()))?;
     let checkpoint_path = out_dir.join(CHECKPOINT_FILE);
 
-    let mut trainer = if options.resume {
-        let checkpoint = checkpoint::load(&checkpoint_path).with_context(|| {
-            format!(
-                "cannot resume from {}; start a new run without --resume or pick the run \
-                 folder with --out",
-                checkpoint_path.display()
-            )
-        })?;
-        let stored = &checkpoint.meta.config;
-        if stored.preset != config.preset {
-            bail!(
-                "--resume: the run in {} trains preset {}, not {}; pass --preset {}",
-                out_dir.display(),
-                stored.preset,
-                config.preset,
-                stored.preset
-            );
+    let mut trainer = match start {
+        Start::Fresh(config) => {
+            config.validate().map_err(anyhow::Error::msg)?;
+            let device = training_device(config.backend)?;
+            for stale in [METRICS_FILE, CHECKPOINT_FILE, SUMMARY_FILE] {
+                fs::remove_file(out_dir.join(stale)).or_else(ignore_missing)?;
+            }
+            Trainer::new(config, device)
         }
-        let mut resumed = checkpoint.meta.config.clone();
-        resumed.epochs = config.epochs.max(checkpoint.meta.epoch);
-        resumed.data_dir = config.data_dir.clone();
-        resumed.backend = config.backend;
-        let mut checkpoint = checkpoint;
-        checkpoint.meta.config = resumed;
-        let device = training_device(config.backend)?;
-        let trainer = Trainer::restore(checkpoint, device)?;
-        truncate_metrics(&out_dir.join(METRICS_FILE), trainer.epoch)?;
-        log::info!(
-            "resuming {} from epoch {} of {} in {}",
-            trainer.config.preset,
-            trainer.epoch,
-            trainer.config.epochs,
-            out_dir.display()
-        );
-        trainer
-    } else {
-        config.validate().map_err(anyhow::Error::msg)?;
-        let device = training_device(config.backend)?;
-        fs::remove_file(out_dir.join(METRICS_FILE)).or_else(ignore_missing)?;
-        Trainer::new(config, device)
+        Start::Resume(overrides) => resume(&checkpoint_path, &overrides)?,
     };
     let config = trainer.config.clone();
     write_json(&out_dir.join(CONFIG_FILE), &config)?;
@@ -376,8 +351,15 @@ pub fn run(config: TrainConfig, options: &RunOptions) -> Result<Summary> {
         images_per_second_sum += record.train_images_per_second;
         timed_epochs += 1;
 
-        checkpoint::save(&checkpoint_path, &trainer.checkpoint_meta(), &trainer.model, &trainer.optimizer)?;
+        // The metrics line goes first: a run killed between the two writes resumes from the
+        // previous checkpoint, and resuming drops metrics lines past the checkpoint's epoch.
         append_json_line(&out_dir.join(METRICS_FILE), &record)?;
+        checkpoint::save(
+            &checkpoint_path,
+            &trainer.checkpoint_meta(),
+            &trainer.model,
+            &trainer.optimizer,
+        )?;
         last = Some(record);
     }
 
@@ -421,6 +403,43 @@ pub fn run(config: TrainConfig, options: &RunOptions) -> Result<Summary> {
     };
     write_json(&out_dir.join(SUMMARY_FILE), &summary)?;
     Ok(summary)
+}
+
+/// Restores a trainer from `path` and applies `overrides` to its stored configuration.
+fn resume(path: &Path, overrides: &ConfigOverrides) -> Result<Trainer> {
+    let out_dir = path.parent().unwrap_or(Path::new("."));
+    let mut checkpoint = checkpoint::load(path).with_context(|| {
+        format!(
+            "cannot resume from {}; start a new run without --resume, or pick the run folder \
+             with --out",
+            path.display()
+        )
+    })?;
+    let stored = checkpoint.meta.config.clone();
+    if let Some(seed) = overrides.seed.filter(|seed| *seed != stored.seed) {
+        bail!(
+            "--seed {seed} differs from the seed {} of the run in {}; a resumed run keeps its \
+             seed, so drop --seed or start a new run in another --out folder",
+            stored.seed,
+            out_dir.display()
+        );
+    }
+    let mut config = stored;
+    overrides.apply(&mut config);
+    config.validate().map_err(anyhow::Error::msg)?;
+    checkpoint.meta.config = config;
+
+    let device = training_device(checkpoint.meta.config.backend)?;
+    let trainer = Trainer::restore(checkpoint, device)?;
+    truncate_metrics(&out_dir.join(METRICS_FILE), trainer.epoch)?;
+    log::info!(
+        "resuming {} in {} after epoch {} of {}",
+        trainer.config.preset,
+        out_dir.display(),
+        trainer.epoch,
+        trainer.config.epochs
+    );
+    Ok(trainer)
 }
 
 impl Trainer {

@@ -21,7 +21,7 @@
 //!   input zero point, which stands for 0.
 //! - Requantization maps an accumulator to the output with a single rounding step. A channel
 //!   carries two [`Requantization`]s: `positive` for `acc >= 0` and `negative` for `acc < 0`.
-//!   Without an activation both are the same; with a LeakyReLU of slope `alpha`, `negative`
+//!   Without an activation both are the same. With a LeakyReLU of slope `alpha`, `negative`
 //!   encodes `alpha` times the multiplier of `positive`, so the activation costs no extra
 //!   rounding. See [`Requantization`] for the exact integer formula.
 //! - The projection onto the scores is a final dense layer over the feature vector without
