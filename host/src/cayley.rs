@@ -64,7 +64,12 @@ pub struct CayleyAdamState {
 impl CayleyAdam {
     /// Creates an optimizer for an `n x p` parameter.
     pub fn new(config: CayleyAdamConfig, shape: [usize; 2], device: &Device) -> Self {
-        Self { config, momentum: Tensor::zeros(shape, device), velocity: 0.0, step: 0 }
+        Self {
+            config,
+            momentum: Tensor::zeros(shape, device),
+            velocity: 0.0,
+            step: 0,
+        }
     }
 
     /// Settings of this optimizer.
@@ -83,7 +88,11 @@ impl CayleyAdam {
         let step = self.step as i32;
 
         let gradient_norm = gradient.clone().powi_scalar(2).sum().into_scalar::<f32>() as f64;
-        let momentum = self.momentum.clone().mul_scalar(config.beta1).add(gradient.mul_scalar(1.0 - config.beta1));
+        let momentum = self
+            .momentum
+            .clone()
+            .mul_scalar(config.beta1)
+            .add(gradient.mul_scalar(1.0 - config.beta1));
         self.velocity = config.beta2 * self.velocity + (1.0 - config.beta2) * gradient_norm;
         let velocity_hat = self.velocity / (1.0 - config.beta2.powi(step));
         let r = (1.0 - config.beta1.powi(step)) * (velocity_hat + config.epsilon).sqrt();
@@ -91,18 +100,24 @@ impl CayleyAdam {
         // W_hat = M X^T - 1/2 X (X^T M X^T), [n, n]; W = (W_hat - W_hat^T) / r is skew-symmetric.
         let x_t = x.clone().transpose();
         let m_xt = momentum.clone().matmul(x_t.clone());
-        let w_hat = m_xt.clone().sub(x.clone().matmul(x_t.matmul(m_xt)).mul_scalar(0.5));
+        let w_hat = m_xt
+            .clone()
+            .sub(x.clone().matmul(x_t.matmul(m_xt)).mul_scalar(0.5));
         let w = w_hat.clone().sub(w_hat.transpose()).div_scalar(r);
 
         // Momentum moved to the tangent space at X.
         let momentum = w.clone().matmul(x.clone()).mul_scalar(r);
 
         let w_norm = w.clone().powi_scalar(2).sum().into_scalar::<f32>() as f64;
-        let alpha = config.learning_rate.min(2.0 * config.q / (w_norm.sqrt() + config.epsilon));
+        let alpha = config
+            .learning_rate
+            .min(2.0 * config.q / (w_norm.sqrt() + config.epsilon));
 
         let mut y = x.clone().sub(momentum.clone().mul_scalar(alpha));
         for _ in 0..config.iterations {
-            y = x.clone().sub(w.clone().matmul(x.clone().add(y)).mul_scalar(alpha / 2.0));
+            y = x
+                .clone()
+                .sub(w.clone().matmul(x.clone().add(y)).mul_scalar(alpha / 2.0));
         }
         self.momentum = momentum;
 
@@ -124,7 +139,11 @@ impl CayleyAdam {
         CayleyAdamState {
             config: self.config,
             shape: self.momentum.dims(),
-            momentum: self.momentum.to_data().try_to_vec::<f32>().expect("momentum is f32"),
+            momentum: self
+                .momentum
+                .to_data()
+                .try_to_vec::<f32>()
+                .expect("momentum is f32"),
             velocity: self.velocity,
             step: self.step,
         }
@@ -134,7 +153,12 @@ impl CayleyAdam {
     pub fn from_state(state: &CayleyAdamState, device: &Device) -> Self {
         let momentum =
             Tensor::from_data(TensorData::new(state.momentum.clone(), state.shape), device);
-        Self { config: state.config, momentum, velocity: state.velocity, step: state.step }
+        Self {
+            config: state.config,
+            momentum,
+            velocity: state.velocity,
+            step: state.step,
+        }
     }
 }
 
@@ -146,9 +170,13 @@ impl CayleyAdam {
 pub fn orthonormalize(x: Tensor<2>) -> Tensor<2> {
     let device = x.device();
     let [n, p] = x.dims();
-    let values = x.into_data().try_to_vec::<f32>().expect("projection is f32");
-    let mut columns: Vec<Vec<f64>> =
-        (0..p).map(|j| (0..n).map(|i| values[i * p + j] as f64).collect()).collect();
+    let values = x
+        .into_data()
+        .try_to_vec::<f32>()
+        .expect("projection is f32");
+    let mut columns: Vec<Vec<f64>> = (0..p)
+        .map(|j| (0..n).map(|i| values[i * p + j] as f64).collect())
+        .collect();
 
     for j in 0..p {
         for previous in 0..j {
@@ -163,7 +191,9 @@ pub fn orthonormalize(x: Tensor<2>) -> Tensor<2> {
         }
     }
 
-    let flat: Vec<f32> = (0..n).flat_map(|i| columns.iter().map(move |c| c[i] as f32)).collect();
+    let flat: Vec<f32> = (0..n)
+        .flat_map(|i| columns.iter().map(move |c| c[i] as f32))
+        .collect();
     Tensor::from_data(TensorData::new(flat, [n, p]), &device)
 }
 
@@ -172,13 +202,18 @@ pub fn orthonormality_error(x: Tensor<2>) -> f64 {
     let [_, p] = x.dims();
     let device = x.device();
     let gram = x.clone().transpose().matmul(x);
-    let error = gram.sub(Tensor::eye(p, &device)).abs().max().into_scalar::<f32>();
+    let error = gram
+        .sub(Tensor::eye(p, &device))
+        .abs()
+        .max()
+        .into_scalar::<f32>();
     error as f64
 }
 
 /// A random `n x p` matrix with orthonormal columns, from the device's seeded generator.
 pub fn random_orthonormal(n: usize, p: usize, device: &Device) -> Tensor<2> {
-    let gaussian = Tensor::<2>::random([n, p], burn::tensor::Distribution::Normal(0.0, 1.0), device);
+    let gaussian =
+        Tensor::<2>::random([n, p], burn::tensor::Distribution::Normal(0.0, 1.0), device);
     orthonormalize(gaussian)
 }
 
@@ -197,14 +232,21 @@ mod tests {
         let n = eigenvalues.len();
         let q = random_orthonormal(n, n, device);
         let diagonal = Tensor::<1>::from_floats(eigenvalues, device);
-        let a = q.clone().mul(diagonal.unsqueeze_dim::<2>(0)).matmul(q.clone().transpose());
+        let a = q
+            .clone()
+            .mul(diagonal.unsqueeze_dim::<2>(0))
+            .matmul(q.clone().transpose());
         (a, q)
     }
 
     #[test]
     fn orthonormalize_gives_identity_gram() {
         let device = device();
-        let x = Tensor::<2>::random([20, 5], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+        let x = Tensor::<2>::random(
+            [20, 5],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
         assert!(orthonormality_error(orthonormalize(x)) < 1e-6);
     }
 
@@ -216,8 +258,11 @@ mod tests {
         let mut optimizer = CayleyAdam::new(CayleyAdamConfig::default(), [n, p], &device);
         let mut worst: f64 = 0.0;
         for step in 0..10_000 {
-            let gradient =
-                Tensor::<2>::random([n, p], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+            let gradient = Tensor::<2>::random(
+                [n, p],
+                burn::tensor::Distribution::Normal(0.0, 1.0),
+                &device,
+            );
             x = optimizer.step(x, gradient);
             if step % 97 == 0 {
                 worst = worst.max(orthonormality_error(x.clone()));
@@ -234,7 +279,10 @@ mod tests {
         let n = eigenvalues.len();
         let p = 3;
         let (a, q) = symmetric_with_eigenvalues(&eigenvalues, &device);
-        let config = CayleyAdamConfig { learning_rate: 0.05, ..CayleyAdamConfig::default() };
+        let config = CayleyAdamConfig {
+            learning_rate: 0.05,
+            ..CayleyAdamConfig::default()
+        };
         let mut optimizer = CayleyAdam::new(config, [n, p], &device);
         let mut x = random_orthonormal(n, p, &device);
 
@@ -253,7 +301,12 @@ mod tests {
 
         let trace = x.clone().transpose().matmul(a).matmul(x);
         let trace: f32 = (0..p)
-            .map(|i| trace.clone().slice([i..i + 1, i..i + 1]).into_scalar::<f32>())
+            .map(|i| {
+                trace
+                    .clone()
+                    .slice([i..i + 1, i..i + 1])
+                    .into_scalar::<f32>()
+            })
             .sum();
         assert!((trace - 22.5).abs() < 1e-2, "trace {trace}, expected 22.5");
     }
@@ -264,7 +317,12 @@ mod tests {
         let [n, p] = [8, 3];
         let gradient = |scale: f32| {
             Tensor::<2>::from_data(
-                TensorData::new((0..n * p).map(|i| (i as f32 * 0.37).sin() * scale).collect(), [n, p]),
+                TensorData::new(
+                    (0..n * p)
+                        .map(|i| (i as f32 * 0.37).sin() * scale)
+                        .collect(),
+                    [n, p],
+                ),
                 &device,
             )
         };
@@ -276,8 +334,16 @@ mod tests {
         let mut restored = CayleyAdam::from_state(&optimizer.state(), &device);
         assert_eq!(restored.state(), optimizer.state());
 
-        let expected = optimizer.step(x.clone(), gradient(-0.5)).into_data().try_to_vec::<f32>().unwrap();
-        let actual = restored.step(x, gradient(-0.5)).into_data().try_to_vec::<f32>().unwrap();
+        let expected = optimizer
+            .step(x.clone(), gradient(-0.5))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let actual = restored
+            .step(x, gradient(-0.5))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         assert_eq!(actual, expected);
     }
 }

@@ -98,10 +98,16 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
     let mut rest = &bytes[12..];
     let mut sections = Vec::with_capacity(3);
     for name in ["metadata", "network weights", "Adam state"] {
-        ensure!(rest.len() >= 8, "{} is truncated before its {name}", path.display());
+        ensure!(
+            rest.len() >= 8,
+            "{} is truncated before its {name}",
+            path.display()
+        );
         let (length, tail) = rest.split_at(8);
         let length = u64::from_le_bytes(length.try_into().expect("8 bytes"));
-        let length = usize::try_from(length).ok().filter(|length| *length <= tail.len());
+        let length = usize::try_from(length)
+            .ok()
+            .filter(|length| *length <= tail.len());
         let Some(length) = length else {
             bail!("{} is truncated inside its {name}", path.display());
         };
@@ -109,14 +115,25 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         sections.push(section);
         rest = tail;
     }
-    ensure!(rest.is_empty(), "{} has {} unexpected trailing bytes", path.display(), rest.len());
+    ensure!(
+        rest.is_empty(),
+        "{} has {} unexpected trailing bytes",
+        path.display(),
+        rest.len()
+    );
 
     let meta: CheckpointMeta = serde_json::from_slice(sections[0])
         .with_context(|| format!("invalid metadata in {}", path.display()))?;
-    let model = ModuleRecord::from_bytes(Bytes::from_bytes_vec(sections[1].to_vec()))
-        .map_err(|error| anyhow::anyhow!("invalid network weights in {}: {error}", path.display()))?;
+    let model =
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(sections[1].to_vec())).map_err(|error| {
+            anyhow::anyhow!("invalid network weights in {}: {error}", path.display())
+        })?;
     let optimizer = Bytes::from_bytes_vec(sections[2].to_vec());
-    Ok(Checkpoint { meta, model, optimizer })
+    Ok(Checkpoint {
+        meta,
+        model,
+        optimizer,
+    })
 }
 
 /// Preset of the run whose checkpoint is at `path`.
@@ -131,8 +148,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let temporary = Path::new(&temporary);
     let mut file = File::create(temporary)
         .with_context(|| format!("cannot create {}", temporary.display()))?;
-    file.write_all(bytes).with_context(|| format!("cannot write {}", temporary.display()))?;
-    file.sync_all().with_context(|| format!("cannot flush {}", temporary.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("cannot write {}", temporary.display()))?;
+    file.sync_all()
+        .with_context(|| format!("cannot flush {}", temporary.display()))?;
     drop(file);
     fs::rename(temporary, path)
         .with_context(|| format!("cannot move {} to {}", temporary.display(), path.display()))

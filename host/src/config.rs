@@ -114,7 +114,10 @@ impl TrainConfig {
     /// Checks the settings and returns a message naming the first invalid value.
     pub fn validate(&self) -> Result<(), String> {
         if self.clusters < 2 {
-            return Err(format!("clusters is {}; it must be at least 2", self.clusters));
+            return Err(format!(
+                "clusters is {}; it must be at least 2",
+                self.clusters
+            ));
         }
         if self.latent_size + 1 < self.clusters {
             return Err(format!(
@@ -139,7 +142,10 @@ impl TrainConfig {
                 self.batch_size
             ));
         }
-        let rates = [("--learning-rate", self.learning_rate), ("--u-learning-rate", self.cayley.learning_rate)];
+        let rates = [
+            ("--learning-rate", self.learning_rate),
+            ("--u-learning-rate", self.cayley.learning_rate),
+        ];
         for (name, rate) in rates {
             if !(rate.is_finite() && rate > 0.0) {
                 return Err(format!("{name} is {rate}; it must be a positive number"));
@@ -223,14 +229,41 @@ mod tests {
     fn validate_names_bad_values() {
         let base = TrainConfig::preset(Preset::Mnist012, PathBuf::from("data"));
         let cases: [(TrainConfig, &str); 4] = [
-            (TrainConfig { epochs: 0, ..base.clone() }, "--epochs"),
-            (TrainConfig { batch_size: 1, ..base.clone() }, "--batch-size"),
-            (TrainConfig { learning_rate: f64::NAN, ..base.clone() }, "--learning-rate"),
-            (TrainConfig { latent_size: 1, ..base.clone() }, "latent size"),
+            (
+                TrainConfig {
+                    epochs: 0,
+                    ..base.clone()
+                },
+                "--epochs",
+            ),
+            (
+                TrainConfig {
+                    batch_size: 1,
+                    ..base.clone()
+                },
+                "--batch-size",
+            ),
+            (
+                TrainConfig {
+                    learning_rate: f64::NAN,
+                    ..base.clone()
+                },
+                "--learning-rate",
+            ),
+            (
+                TrainConfig {
+                    latent_size: 1,
+                    ..base.clone()
+                },
+                "latent size",
+            ),
         ];
         for (config, expected) in cases {
             let message = config.validate().unwrap_err();
-            assert!(message.contains(expected), "{message:?} does not name {expected}");
+            assert!(
+                message.contains(expected),
+                "{message:?} does not name {expected}"
+            );
         }
     }
 }

@@ -55,7 +55,12 @@ pub fn features(encoder: &Encoder, dataset: &Dataset, device: &Device) -> Vec<f3
     let mut features = Vec::new();
     for chunk in indices.chunks(EVAL_BATCH) {
         let batch = encoder.forward(image_batch(dataset, chunk, device));
-        features.extend(batch.into_data().try_to_vec::<f32>().expect("features are f32"));
+        features.extend(
+            batch
+                .into_data()
+                .try_to_vec::<f32>()
+                .expect("features are f32"),
+        );
     }
     features
 }
@@ -73,7 +78,12 @@ pub fn weighted_statistics(features: &[f32], feature_size: usize) -> (Vec<f32>, 
     }
     let degrees: Vec<f64> = rows
         .iter()
-        .map(|row| row.iter().zip(&total).map(|(value, sum)| *value as f64 * sum).sum())
+        .map(|row| {
+            row.iter()
+                .zip(&total)
+                .map(|(value, sum)| *value as f64 * sum)
+                .sum()
+        })
         .collect();
     let mean_absolute = degrees.iter().map(|d| d.abs()).sum::<f64>() / rows.len().max(1) as f64;
     let floor = (mean_absolute * ksc::DEGREE_FLOOR).max(f32::MIN_POSITIVE as f64);
@@ -161,11 +171,16 @@ pub fn evaluate(
     let features = Tensor::<2>::from_data(TensorData::new(flat, [n, feature_size]), device);
     let mean = Tensor::<2>::from_data(TensorData::new(mean.to_vec(), [1, feature_size]), device);
     let scores = features.sub(mean).matmul(projection.clone());
-    let scores: Vec<f32> = scores.into_data().try_to_vec::<f32>().expect("scores are f32");
+    let scores: Vec<f32> = scores
+        .into_data()
+        .try_to_vec::<f32>()
+        .expect("scores are f32");
 
     let s = config.latent_size;
-    let cluster_scores: Vec<f32> =
-        scores.chunks(s).flat_map(|row| row[..k - 1].iter().copied()).collect();
+    let cluster_scores: Vec<f32> = scores
+        .chunks(s)
+        .flat_map(|row| row[..k - 1].iter().copied())
+        .collect();
     let codes: Vec<f32> = ksc::simplex_codes(k).into_iter().flatten().collect();
     let distances = metrics::cosine_distances(&cluster_scores, &codes, k);
     let memberships = metrics::memberships(&distances, k);
@@ -179,7 +194,12 @@ pub fn evaluate(
         ams: metrics::average_membership_strength(&memberships, &assignments, k),
         balance: metrics::balance(&assignments, k),
     };
-    Evaluation { scores, memberships, assignments, metrics }
+    Evaluation {
+        scores,
+        memberships,
+        assignments,
+        metrics,
+    }
 }
 
 /// Labels as indices into the preset's class list.
@@ -188,6 +208,11 @@ pub fn class_indices(dataset: &Dataset, config: &TrainConfig) -> Vec<usize> {
     dataset
         .labels
         .iter()
-        .map(|label| classes.iter().position(|class| class == label).expect("label is a preset class"))
+        .map(|label| {
+            classes
+                .iter()
+                .position(|class| class == label)
+                .expect("label is a preset class")
+        })
         .collect()
 }

@@ -25,7 +25,10 @@ pub fn kmeans(
     iterations: usize,
     rng: &mut SplitMix64,
 ) -> KMeans {
-    assert!(dim > 0 && points.len().is_multiple_of(dim), "points must have {dim} values each");
+    assert!(
+        dim > 0 && points.len().is_multiple_of(dim),
+        "points must have {dim} values each"
+    );
     let n = points.len() / dim;
     assert!(n >= k, "k-means needs at least k = {k} points, got {n}");
     let mut best: Option<KMeans> = None;
@@ -46,14 +49,22 @@ pub fn kmeans(
             .map(|(point, &cluster)| squared_distance(point, &centroids[cluster * dim..][..dim]))
             .sum();
         if best.as_ref().is_none_or(|best| inertia < best.inertia) {
-            best = Some(KMeans { centroids, assignments, inertia });
+            best = Some(KMeans {
+                centroids,
+                assignments,
+                inertia,
+            });
         }
     }
     best.expect("at least one restart ran")
 }
 
 fn squared_distance(point: &[f32], centroid: &[f64]) -> f64 {
-    point.iter().zip(centroid).map(|(p, c)| (*p as f64 - c).powi(2)).sum()
+    point
+        .iter()
+        .zip(centroid)
+        .map(|(p, c)| (*p as f64 - c).powi(2))
+        .sum()
 }
 
 /// k-means++: each next centroid is a point drawn with probability proportional to its squared
@@ -63,18 +74,22 @@ fn seed_centroids(points: &[f32], dim: usize, k: usize, rng: &mut SplitMix64) ->
     let mut centroids = Vec::with_capacity(k * dim);
     let first = rng.below(n);
     centroids.extend(points[first * dim..][..dim].iter().map(|v| *v as f64));
-    let mut nearest: Vec<f64> =
-        points.chunks(dim).map(|point| squared_distance(point, &centroids[..dim])).collect();
+    let mut nearest: Vec<f64> = points
+        .chunks(dim)
+        .map(|point| squared_distance(point, &centroids[..dim]))
+        .collect();
     for c in 1..k {
         let total: f64 = nearest.iter().sum();
         let chosen = if total > 0.0 {
             let target = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
             let mut running = 0.0;
-            nearest.iter().position(|d| {
-                running += d;
-                running > target
-            })
-            .unwrap_or(n - 1)
+            nearest
+                .iter()
+                .position(|d| {
+                    running += d;
+                    running > target
+                })
+                .unwrap_or(n - 1)
         } else {
             rng.below(n)
         };
@@ -107,7 +122,13 @@ fn assign(points: &[f32], dim: usize, centroids: &[f64], assignments: &mut [usiz
 }
 
 /// Moves each centroid to the mean of its points; an empty cluster keeps its centroid.
-fn update_centroids(points: &[f32], dim: usize, k: usize, assignments: &[usize], centroids: &mut [f64]) {
+fn update_centroids(
+    points: &[f32],
+    dim: usize,
+    k: usize,
+    assignments: &[usize],
+    centroids: &mut [f64],
+) {
     let mut sums = vec![0.0f64; k * dim];
     let mut counts = vec![0usize; k];
     for (point, &cluster) in points.chunks(dim).zip(assignments) {
@@ -118,7 +139,10 @@ fn update_centroids(points: &[f32], dim: usize, k: usize, assignments: &[usize],
     }
     for cluster in 0..k {
         if counts[cluster] > 0 {
-            for (centroid, sum) in centroids[cluster * dim..][..dim].iter_mut().zip(&sums[cluster * dim..][..dim]) {
+            for (centroid, sum) in centroids[cluster * dim..][..dim]
+                .iter_mut()
+                .zip(&sums[cluster * dim..][..dim])
+            {
                 *centroid = sum / counts[cluster] as f64;
             }
         }

@@ -90,7 +90,13 @@ pub fn degrees(features: Tensor<2>) -> (Tensor<1>, usize) {
 
     let floor = degrees.clone().detach().abs().mean().into_scalar::<f32>() as f64 * DEGREE_FLOOR;
     let floor = floor.max(f32::MIN_POSITIVE as f64);
-    let clamped = degrees.clone().detach().lower_elem(floor).int().sum().into_scalar::<i64>();
+    let clamped = degrees
+        .clone()
+        .detach()
+        .lower_elem(floor)
+        .int()
+        .sum()
+        .into_scalar::<i64>();
 
     (degrees.clamp_min(floor), clamped as usize)
 }
@@ -126,7 +132,11 @@ pub fn regularization_term(features: Tensor<2>) -> Tensor<1> {
 /// Reconstruction error `mean_i ||x_i - x_hat_i||^2`, summed over pixels.
 pub fn reconstruction_term(images: Tensor<4>, reconstructed: Tensor<4>) -> Tensor<1> {
     let [n, _, _, _] = images.dims();
-    images.sub(reconstructed).powi_scalar(2).sum().div_scalar(n as f64)
+    images
+        .sub(reconstructed)
+        .powi_scalar(2)
+        .sum()
+        .div_scalar(n as f64)
 }
 
 /// Cosine distances `d_ic = 1 - e'_i . s_c / |e'_i|` to unit codes.
@@ -136,7 +146,12 @@ pub fn reconstruction_term(images: Tensor<4>, reconstructed: Tensor<4>) -> Tenso
 /// - codes: `[k, k - 1]`, unit rows
 /// - output: `[n, k]`
 pub fn cosine_distances(cluster_scores: Tensor<2>, codes: Tensor<2>) -> Tensor<2> {
-    let norms = cluster_scores.clone().powi_scalar(2).sum_dim(1).add_scalar(NORM_EPSILON).sqrt();
+    let norms = cluster_scores
+        .clone()
+        .powi_scalar(2)
+        .sum_dim(1)
+        .add_scalar(NORM_EPSILON)
+        .sqrt();
     let cosines = cluster_scores.matmul(codes.transpose()).div(norms);
     cosines.neg().add_scalar(1.0)
 }
@@ -162,8 +177,16 @@ impl LossTerms {
             .variance
             .clone()
             .mul_scalar(weights.variance)
-            .add(self.regularization.clone().mul_scalar(weights.regularization))
-            .add(self.reconstruction.clone().mul_scalar(weights.reconstruction));
+            .add(
+                self.regularization
+                    .clone()
+                    .mul_scalar(weights.regularization),
+            )
+            .add(
+                self.reconstruction
+                    .clone()
+                    .mul_scalar(weights.reconstruction),
+            );
         if cluster_on {
             total = total.add(self.cluster.clone().mul_scalar(weights.cluster));
         }
@@ -204,11 +227,17 @@ mod tests {
             for (a, code) in codes.iter().enumerate() {
                 assert_eq!(code.len(), k - 1);
                 let norm: f64 = code.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-                assert!((norm - 1.0).abs() < 1e-6, "k = {k}: code {a} has norm {norm}");
+                assert!(
+                    (norm - 1.0).abs() < 1e-6,
+                    "k = {k}: code {a} has norm {norm}"
+                );
                 for (b, other) in codes.iter().enumerate().skip(a + 1) {
                     let dot: f64 = code.iter().zip(other).map(|(x, y)| (*x * *y) as f64).sum();
                     let expected = -1.0 / (k as f64 - 1.0);
-                    assert!((dot - expected).abs() < 1e-6, "k = {k}: codes {a}, {b} dot {dot}");
+                    assert!(
+                        (dot - expected).abs() < 1e-6,
+                        "k = {k}: codes {a}, {b} dot {dot}"
+                    );
                 }
             }
         }
@@ -264,7 +293,11 @@ mod tests {
     #[test]
     fn regularization_term_by_hand() {
         // ||phi||^2 = 1, 4, 2: mean 7/3
-        assert_close(values(regularization_term(hand_batch()))[0], 7.0 / 3.0, 1e-6);
+        assert_close(
+            values(regularization_term(hand_batch()))[0],
+            7.0 / 3.0,
+            1e-6,
+        );
     }
 
     #[test]
@@ -275,9 +308,14 @@ mod tests {
         pixels[0] = 0.5;
         pixels[5] = 1.0;
         pixels[28 * 28 + 7] = 2.0;
-        let reconstructed = Tensor::<4>::from_data(TensorData::new(pixels, [2, 1, 28, 28]), &device);
+        let reconstructed =
+            Tensor::<4>::from_data(TensorData::new(pixels, [2, 1, 28, 28]), &device);
         // (0.25 + 1 + 4) / 2
-        assert_close(values(reconstruction_term(images, reconstructed))[0], 2.625, 1e-6);
+        assert_close(
+            values(reconstruction_term(images, reconstructed))[0],
+            2.625,
+            1e-6,
+        );
     }
 
     #[test]
@@ -299,7 +337,10 @@ mod tests {
         let codes = simplex_code_tensor(4, &device());
         let scores = matrix(&[&[1.0, -2.0, 0.5], &[-0.3, 0.1, 0.9]]);
         for distance in values(cosine_distances(scores, codes)) {
-            assert!((0.0..=2.0).contains(&distance), "distance {distance} outside [0, 2]");
+            assert!(
+                (0.0..=2.0).contains(&distance),
+                "distance {distance} outside [0, 2]"
+            );
         }
     }
 
@@ -312,9 +353,21 @@ mod tests {
             reconstruction: one().mul_scalar(5.0),
             cluster: one().mul_scalar(7.0),
         };
-        let weights =
-            LossWeights { variance: 1.0, regularization: 0.5, reconstruction: 2.0, cluster: 3.0 };
-        assert_close(values(terms.total(&weights, false))[0], -2.0 + 1.5 + 10.0, 1e-6);
-        assert_close(values(terms.total(&weights, true))[0], -2.0 + 1.5 + 10.0 + 21.0, 1e-6);
+        let weights = LossWeights {
+            variance: 1.0,
+            regularization: 0.5,
+            reconstruction: 2.0,
+            cluster: 3.0,
+        };
+        assert_close(
+            values(terms.total(&weights, false))[0],
+            -2.0 + 1.5 + 10.0,
+            1e-6,
+        );
+        assert_close(
+            values(terms.total(&weights, true))[0],
+            -2.0 + 1.5 + 10.0 + 21.0,
+            1e-6,
+        );
     }
 }

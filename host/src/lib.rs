@@ -14,3 +14,4 @@ pub mod model;
 pub mod quantize;
 pub mod rng;
 pub mod train;
+pub mod trained;

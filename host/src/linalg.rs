@@ -17,10 +17,10 @@ pub fn symmetric_eigen(matrix: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
     }
 
     for _sweep in 0..100 {
-        let off_diagonal: f64 =
-            (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-                .map(|(i, j)| a[i * n + j] * a[i * n + j])
-                .sum();
+        let off_diagonal: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j] * a[i * n + j])
+            .sum();
         let scale: f64 = a.iter().map(|v| v * v).sum();
         if off_diagonal <= 1e-30 * scale.max(f64::MIN_POSITIVE) {
             break;
@@ -79,7 +79,12 @@ pub fn symmetric_eigen(matrix: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
 /// orthonormal columns, where `X` holds the centroids minus their mean, `S` the codes and `r`
 /// the mean centroid norm; the other columns complete an orthonormal basis. Returns `None`
 /// when the centroids do not span `k - 1` dimensions.
-pub fn procrustes_rotation(centroids: &[f64], codes: &[f64], k: usize, s: usize) -> Option<Vec<f64>> {
+pub fn procrustes_rotation(
+    centroids: &[f64],
+    codes: &[f64],
+    k: usize,
+    s: usize,
+) -> Option<Vec<f64>> {
     let dims = k - 1;
     assert_eq!(centroids.len(), k * s, "expected {k} centroids of size {s}");
     assert_eq!(codes.len(), k * dims, "expected {k} codes of size {dims}");
@@ -93,7 +98,12 @@ pub fn procrustes_rotation(centroids: &[f64], codes: &[f64], k: usize, s: usize)
         }
     }
     let radius = (0..k)
-        .map(|c| (0..s).map(|j| centred[c * s + j].powi(2)).sum::<f64>().sqrt())
+        .map(|c| {
+            (0..s)
+                .map(|j| centred[c * s + j].powi(2))
+                .sum::<f64>()
+                .sqrt()
+        })
         .sum::<f64>()
         / k as f64;
 
@@ -101,7 +111,9 @@ pub fn procrustes_rotation(centroids: &[f64], codes: &[f64], k: usize, s: usize)
     let mut m = vec![0.0f64; s * dims];
     for i in 0..s {
         for j in 0..dims {
-            m[i * dims + j] = (0..k).map(|c| centred[c * s + i] * radius * codes[c * dims + j]).sum();
+            m[i * dims + j] = (0..k)
+                .map(|c| centred[c * s + i] * radius * codes[c * dims + j])
+                .sum();
         }
     }
 
@@ -121,14 +133,20 @@ pub fn procrustes_rotation(centroids: &[f64], codes: &[f64], k: usize, s: usize)
     for column in 0..dims {
         let sigma = values[column].sqrt();
         for i in 0..s {
-            a[i * dims + column] =
-                (0..dims).map(|j| m[i * dims + j] * b[j * dims + column]).sum::<f64>() / sigma;
+            a[i * dims + column] = (0..dims)
+                .map(|j| m[i * dims + j] * b[j * dims + column])
+                .sum::<f64>()
+                / sigma;
         }
     }
 
     // W = A B^T, then complete the basis with Gram-Schmidt on the standard basis vectors.
     let mut columns: Vec<Vec<f64>> = (0..dims)
-        .map(|j| (0..s).map(|i| (0..dims).map(|c| a[i * dims + c] * b[j * dims + c]).sum()).collect())
+        .map(|j| {
+            (0..s)
+                .map(|i| (0..dims).map(|c| a[i * dims + c] * b[j * dims + c]).sum())
+                .collect()
+        })
         .collect();
     for unit in 0..s {
         if columns.len() == s {
@@ -137,7 +155,10 @@ pub fn procrustes_rotation(centroids: &[f64], codes: &[f64], k: usize, s: usize)
         let mut candidate: Vec<f64> = (0..s).map(|i| if i == unit { 1.0 } else { 0.0 }).collect();
         for column in &columns {
             let dot: f64 = candidate.iter().zip(column).map(|(x, y)| x * y).sum();
-            candidate.iter_mut().zip(column).for_each(|(x, y)| *x -= dot * y);
+            candidate
+                .iter_mut()
+                .zip(column)
+                .for_each(|(x, y)| *x -= dot * y);
         }
         let norm = candidate.iter().map(|x| x * x).sum::<f64>().sqrt();
         if norm > 1e-6 {
@@ -145,7 +166,11 @@ pub fn procrustes_rotation(centroids: &[f64], codes: &[f64], k: usize, s: usize)
             columns.push(candidate);
         }
     }
-    Some((0..s).flat_map(|i| columns.iter().map(move |column| column[i])).collect())
+    Some(
+        (0..s)
+            .flat_map(|i| columns.iter().map(move |column| column[i]))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -161,7 +186,10 @@ mod tests {
         let half = 0.5f64.sqrt();
         assert!((vectors[0].abs() - half).abs() < 1e-12);
         assert!((vectors[2].abs() - half).abs() < 1e-12);
-        assert!((vectors[0] * vectors[2]) > 0.0, "first eigenvector is along (1, 1)");
+        assert!(
+            (vectors[0] * vectors[2]) > 0.0,
+            "first eigenvector is along (1, 1)"
+        );
     }
 
     #[test]
@@ -176,11 +204,19 @@ mod tests {
             }
         }
         let (values, vectors) = symmetric_eigen(&matrix, n);
-        assert!(values.windows(2).all(|pair| pair[0] >= pair[1]), "values are sorted: {values:?}");
+        assert!(
+            values.windows(2).all(|pair| pair[0] >= pair[1]),
+            "values are sorted: {values:?}"
+        );
         for i in 0..n {
             for j in 0..n {
-                let rebuilt: f64 = (0..n).map(|k| vectors[i * n + k] * values[k] * vectors[j * n + k]).sum();
-                assert!((rebuilt - matrix[i * n + j]).abs() < 1e-9, "entry ({i}, {j})");
+                let rebuilt: f64 = (0..n)
+                    .map(|k| vectors[i * n + k] * values[k] * vectors[j * n + k])
+                    .sum();
+                assert!(
+                    (rebuilt - matrix[i * n + j]).abs() < 1e-9,
+                    "entry ({i}, {j})"
+                );
             }
         }
     }
@@ -205,22 +241,35 @@ mod tests {
             for j in 0..s {
                 let dot: f64 = (0..s).map(|r| v[r * s + i] * v[r * s + j]).sum();
                 let expected = if i == j { 1.0 } else { 0.0 };
-                assert!((dot - expected).abs() < 1e-9, "V^T V entry ({i}, {j}) is {dot}");
+                assert!(
+                    (dot - expected).abs() < 1e-9,
+                    "V^T V entry ({i}, {j}) is {dot}"
+                );
             }
         }
         for c in 0..k {
             let projected: Vec<f64> = (0..2)
-                .map(|j| (0..s).map(|i| (centroids[c * s + i] - 1.0) * v[i * s + j]).sum())
+                .map(|j| {
+                    (0..s)
+                        .map(|i| (centroids[c * s + i] - 1.0) * v[i * s + j])
+                        .sum()
+                })
                 .collect();
             let norm = projected.iter().map(|x| x * x).sum::<f64>().sqrt();
             let cosine = (projected[0] * codes[c * 2] + projected[1] * codes[c * 2 + 1]) / norm;
-            assert!((cosine - 1.0).abs() < 1e-9, "centroid {c} has cosine {cosine} to its code");
+            assert!(
+                (cosine - 1.0).abs() < 1e-9,
+                "centroid {c} has cosine {cosine} to its code"
+            );
         }
     }
 
     #[test]
     fn procrustes_rejects_collapsed_centroids() {
         let codes = [1.0, -1.0];
-        assert_eq!(procrustes_rotation(&[2.0, 2.0, 2.0, 2.0], &codes, 2, 2), None);
+        assert_eq!(
+            procrustes_rotation(&[2.0, 2.0, 2.0, 2.0], &codes, 2, 2),
+            None
+        );
     }
 }

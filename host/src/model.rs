@@ -36,13 +36,38 @@ impl Architecture {
     fn encoder_convs(self) -> &'static [ConvSpec] {
         match self {
             Architecture::SmallCnn => &[
-                ConvSpec { in_channels: 1, out_channels: 16, kernel: 4, padding: 1 },
-                ConvSpec { in_channels: 16, out_channels: 32, kernel: 4, padding: 1 },
-                ConvSpec { in_channels: 32, out_channels: 64, kernel: 3, padding: 1 },
+                ConvSpec {
+                    in_channels: 1,
+                    out_channels: 16,
+                    kernel: 4,
+                    padding: 1,
+                },
+                ConvSpec {
+                    in_channels: 16,
+                    out_channels: 32,
+                    kernel: 4,
+                    padding: 1,
+                },
+                ConvSpec {
+                    in_channels: 32,
+                    out_channels: 64,
+                    kernel: 3,
+                    padding: 1,
+                },
             ],
             Architecture::ClusterGan => &[
-                ConvSpec { in_channels: 1, out_channels: 64, kernel: 4, padding: 0 },
-                ConvSpec { in_channels: 64, out_channels: 128, kernel: 4, padding: 0 },
+                ConvSpec {
+                    in_channels: 1,
+                    out_channels: 64,
+                    kernel: 4,
+                    padding: 0,
+                },
+                ConvSpec {
+                    in_channels: 64,
+                    out_channels: 128,
+                    kernel: 4,
+                    padding: 0,
+                },
             ],
         }
     }
@@ -85,7 +110,9 @@ impl Encoder {
                 let padding = conv.padding;
                 Conv2dConfig::new([conv.in_channels, conv.out_channels], [conv.kernel; 2])
                     .with_stride([2, 2])
-                    .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
+                    .with_padding(PaddingConfig2d::Explicit(
+                        padding, padding, padding, padding,
+                    ))
                     .init(device)
             })
             .collect();
@@ -167,9 +194,14 @@ impl Decoder {
         let norms = if use_batch_norm {
             let mut sizes = vec![hidden_size, flat];
             sizes.extend(
-                deconvs[..deconvs.len() - 1].iter().map(|deconv| deconv.channels[1]),
+                deconvs[..deconvs.len() - 1]
+                    .iter()
+                    .map(|deconv| deconv.channels[1]),
             );
-            sizes.into_iter().map(|size| BatchNormConfig::new(size).init(device)).collect()
+            sizes
+                .into_iter()
+                .map(|size| BatchNormConfig::new(size).init(device))
+                .collect()
         } else {
             Vec::new()
         };

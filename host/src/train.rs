@@ -19,9 +19,9 @@ use crate::config::{Backend, ConfigOverrides, TrainConfig};
 use crate::data::{self, Dataset, Split};
 use crate::evaluate::{self, Evaluation, TestMetrics};
 use crate::ksc::{self, LossTerms};
-use crate::{kmeans, linalg};
 use crate::model::AutoEncoder;
 use crate::rng::SplitMix64;
+use crate::{kmeans, linalg};
 
 /// File names inside a run folder.
 pub const CONFIG_FILE: &str = "config.json";
@@ -110,8 +110,13 @@ impl Trainer {
         device.seed(config.seed);
         let model = AutoEncoder::new(config.architecture, config.feature_size, &device);
         let inner = device.clone().inner();
-        let projection = cayley::random_orthonormal(config.feature_size, config.latent_size, &inner);
-        let cayley = CayleyAdam::new(config.cayley, [config.feature_size, config.latent_size], &inner);
+        let projection =
+            cayley::random_orthonormal(config.feature_size, config.latent_size, &inner);
+        let cayley = CayleyAdam::new(
+            config.cayley,
+            [config.feature_size, config.latent_size],
+            &inner,
+        );
         Self {
             codes: ksc::simplex_code_tensor(config.clusters, &device),
             optimizer: AdamConfig::new().init(),
@@ -136,7 +141,10 @@ impl Trainer {
             .map_err(|error| anyhow::anyhow!("invalid optimizer state in checkpoint: {error}"))?;
         let inner = trainer.device.clone().inner();
         trainer.projection = Tensor::from_data(
-            TensorData::new(meta.projection, [meta.config.feature_size, meta.config.latent_size]),
+            TensorData::new(
+                meta.projection,
+                [meta.config.feature_size, meta.config.latent_size],
+            ),
             &inner,
         );
         trainer.cayley = CayleyAdam::from_state(&meta.cayley, &inner);
@@ -147,7 +155,11 @@ impl Trainer {
     }
 
     /// Trains one epoch and returns the averaged loss terms and the clamped degree count.
-    fn train_epoch(&mut self, train: &Dataset, progress: &ProgressBar) -> Result<(EpochLosses, usize)> {
+    fn train_epoch(
+        &mut self,
+        train: &Dataset,
+        progress: &ProgressBar,
+    ) -> Result<(EpochLosses, usize)> {
         let config = &self.config;
         let cluster_on = self.epoch >= config.warmup_epochs;
         let mut order: Vec<usize> = (0..train.len()).collect();
@@ -162,7 +174,11 @@ impl Trainer {
             }
             let images = evaluate::image_batch(train, chunk, &self.device);
             let (values, clamped) = self.step(images, cluster_on).with_context(|| {
-                format!("training stopped at epoch {} step {}", self.epoch + 1, step + 1)
+                format!(
+                    "training stopped at epoch {} step {}",
+                    self.epoch + 1,
+                    step + 1
+                )
             })?;
 
             sums.total += values[0];
@@ -204,8 +220,10 @@ impl Trainer {
         // [n, d_f] x [d_f, s] -> [n, s]
         let scores = centered.matmul(projection.clone());
         // [n, s] x [s, d_f] -> [n, d_f] -> [n, 1, 28, 28]
-        let reconstructed =
-            self.model.decoder.forward(scores.clone().matmul(projection.clone().transpose()));
+        let reconstructed = self
+            .model
+            .decoder
+            .forward(scores.clone().matmul(projection.clone().transpose()));
         let [n, _] = scores.dims();
         let cluster_scores = scores.clone().slice([0..n, 0..k - 1]);
 
@@ -237,7 +255,9 @@ impl Trainer {
         let gradients = GradientsParams::from_grads(gradients, &self.model);
         let model = self.model.clone();
         self.model = self.optimizer.step(config.learning_rate, model, gradients);
-        self.projection = self.cayley.step(self.projection.clone(), projection_gradient);
+        self.projection = self
+            .cayley
+            .step(self.projection.clone(), projection_gradient);
 
         Ok((values, clamped))
     }
@@ -303,7 +323,12 @@ pub fn run(start: Start, options: &RunOptions) -> Result<Summary> {
     let mut images_per_second_sum = 0.0;
     let mut timed_epochs = 0usize;
     while trainer.epoch < config.epochs {
-        let progress = progress_bar(options.progress, train.len(), trainer.epoch + 1, config.epochs);
+        let progress = progress_bar(
+            options.progress,
+            train.len(),
+            trainer.epoch + 1,
+            config.epochs,
+        );
         let epoch_started = Instant::now();
         let (losses, degrees_clamped) = trainer.train_epoch(&train, &progress)?;
         let train_seconds = epoch_started.elapsed().as_secs_f64();
@@ -447,7 +472,11 @@ impl Trainer {
     /// directions of the training scores (see [`evaluate::principal_rotation`]).
     fn align_projection(&mut self, features: &[f32], inverse_degrees: &[f64]) {
         let s = self.config.latent_size;
-        let projection = self.projection.to_data().try_to_vec::<f32>().expect("projection is f32");
+        let projection = self
+            .projection
+            .to_data()
+            .try_to_vec::<f32>()
+            .expect("projection is f32");
         let rotation =
             evaluate::principal_rotation(features, &self.mean, &projection, s, inverse_degrees);
         let rotation: Vec<f32> = rotation.iter().map(|value| *value as f32).collect();
@@ -462,12 +491,19 @@ impl Trainer {
     fn align_clusters(&mut self, features: &[f32]) {
         let config = &self.config;
         let (k, s) = (config.clusters, config.latent_size);
-        let projection = self.projection.to_data().try_to_vec::<f32>().expect("projection is f32");
+        let projection = self
+            .projection
+            .to_data()
+            .try_to_vec::<f32>()
+            .expect("projection is f32");
         let scores = evaluate::project(features, &self.mean, &projection, s);
         let mut rng = SplitMix64::new(config.seed ^ 0x6b6d_6561_6e73);
         let clusters = kmeans::kmeans(&scores, s, k, 10, 100, &mut rng);
-        let codes: Vec<f64> =
-            ksc::simplex_codes(k).into_iter().flatten().map(|value| value as f64).collect();
+        let codes: Vec<f64> = ksc::simplex_codes(k)
+            .into_iter()
+            .flatten()
+            .map(|value| value as f64)
+            .collect();
         let Some(rotation) = linalg::procrustes_rotation(&clusters.centroids, &codes, k, s) else {
             log::warn!("k-means centroids of the scores are degenerate; U is left as it is");
             return;
@@ -484,7 +520,11 @@ impl Trainer {
         CheckpointMeta {
             config: self.config.clone(),
             epoch: self.epoch,
-            projection: self.projection.to_data().try_to_vec::<f32>().expect("projection is f32"),
+            projection: self
+                .projection
+                .to_data()
+                .try_to_vec::<f32>()
+                .expect("projection is f32"),
             cayley: self.cayley.state(),
             mean: self.mean.clone(),
             shuffle_state: self.shuffle.state(),
@@ -554,7 +594,8 @@ fn append_json_line<T: Serialize>(path: &Path, value: &T) -> Result<()> {
         .with_context(|| format!("cannot open {}", path.display()))?;
     let mut line = serde_json::to_string(value)?;
     line.push('\n');
-    file.write_all(line.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+    file.write_all(line.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Keeps the lines of `metrics.jsonl` up to and including `epoch`, so a resumed run continues
@@ -568,7 +609,9 @@ fn truncate_metrics(path: &Path, epoch: usize) -> Result<()> {
     let mut kept = String::new();
     for line in BufReader::new(file).lines() {
         let line = line.with_context(|| format!("cannot read {}", path.display()))?;
-        let Ok(record) = serde_json::from_str::<EpochRecord>(&line) else { continue };
+        let Ok(record) = serde_json::from_str::<EpochRecord>(&line) else {
+            continue;
+        };
         if record.epoch <= epoch {
             kept.push_str(&line);
             kept.push('\n');
@@ -578,5 +621,9 @@ fn truncate_metrics(path: &Path, epoch: usize) -> Result<()> {
 }
 
 fn ignore_missing(error: std::io::Error) -> std::io::Result<()> {
-    if error.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(error) }
+    if error.kind() == std::io::ErrorKind::NotFound {
+        Ok(())
+    } else {
+        Err(error)
+    }
 }
