@@ -52,12 +52,13 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod fmt;
 mod kernels;
 pub mod membership;
+#[cfg(feature = "render")]
+pub mod render;
 #[cfg(test)]
 mod tests;
-
-use core::fmt;
 
 pub use kernels::{activate, dot, project, requantize, run_layer};
 pub use membership::{Assignment, AssignmentLine};
@@ -93,8 +94,8 @@ pub enum EngineError {
     Format(FormatError),
 }
 
-impl fmt::Display for EngineError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl core::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
             EngineError::InputLength { expected, actual } => {
                 write!(f, "image has {actual} pixels, the model expects {expected}")
