@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// Train a model on MNIST012 or FashionMNIST and write a run folder.
     Train(commands::train::TrainArgs),
+    /// Draw the firmware's 128x64 result screen for one image to a PNG file.
+    Render(commands::render::RenderArgs),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => commands::train::run(args),
+        Command::Render(args) => commands::render::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
