@@ -7,7 +7,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("Cargo sets OUT_DIR"));
     if let Err(error) = std::fs::copy("memory.x", out_dir.join("memory.x")) {
-        eprintln!("error: cannot copy memory.x to {}: {error}", out_dir.display());
+        eprintln!(
+            "error: cannot copy memory.x to {}: {error}",
+            out_dir.display()
+        );
         return ExitCode::FAILURE;
     }
     println!("cargo:rustc-link-search={}", out_dir.display());

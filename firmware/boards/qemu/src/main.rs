@@ -53,7 +53,9 @@ enum Failure {
     /// The core peripherals were already taken, which only a second call of `run` can cause.
     PeripheralsTaken,
     /// An inference took longer than SysTick's 24-bit range, so its tick count is wrong.
-    SysTickWrapped { image: usize },
+    SysTickWrapped {
+        image: usize,
+    },
 }
 
 impl From<EngineError> for Failure {
