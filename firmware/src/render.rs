@@ -33,6 +33,7 @@ use embedded_graphics::text::{Alignment, Baseline, Text, TextStyleBuilder};
 use model_format::{Model, TensorShape};
 
 use crate::Assignment;
+use crate::membership::write_thousandths;
 
 /// Width of the result screen in pixels.
 pub const SCREEN_WIDTH: u32 = 128;
@@ -89,8 +90,7 @@ where
     if let Some(name) = model.cluster_name(cluster) {
         let name = truncate_chars(name, NAME_MAX_CHARS);
         let style = MonoTextStyle::new(&FONT_6X10, BinaryColor::On);
-        Text::with_baseline(name, Point::new(PANEL_LEFT, 0), style, Baseline::Top)
-            .draw(display)?;
+        Text::with_baseline(name, Point::new(PANEL_LEFT, 0), style, Baseline::Top).draw(display)?;
     }
     if let Some(prototype) = model.prototype(cluster) {
         draw_image(display, prototype, shape, PROTOTYPE_AREA, ordered_dither)?;
@@ -115,9 +115,9 @@ where
     let bar = Rectangle::new(inner.top_left, Size::new(filled, inner.size.height));
     display.fill_solid(&bar, BinaryColor::On)?;
 
-    let mut text = TextBuffer::<16>::new();
-    // Cannot fail: "-0.000" to "1.000" and "NaN" fit the buffer.
-    let _ = write!(text, "{strength:.3}");
+    let mut text = TextBuffer::<8>::new();
+    // Cannot fail: the text is "0.000" to "1.000".
+    let _ = write_thousandths(&mut text, strength);
     let style = MonoTextStyle::new(&FONT_6X10, BinaryColor::On);
     let position = Point::new(PANEL_LEFT, STRENGTH_TOP);
     Text::with_baseline(text.as_str(), position, style, Baseline::Top).draw(display)?;
@@ -180,10 +180,12 @@ fn ordered_dither(value: u8, point: Point) -> bool {
 
 /// Returns the first `max_chars` characters of `text`.
 fn truncate_chars(text: &str, max_chars: usize) -> &str {
-    match text.char_indices().nth(max_chars) {
-        Some((end, _)) => &text[..end],
-        None => text,
-    }
+    // `get` instead of indexing keeps the panic path for non-boundary indices out of the code.
+    let end = text
+        .char_indices()
+        .nth(max_chars)
+        .map_or(text.len(), |(end, _)| end);
+    text.get(..end).unwrap_or(text)
 }
 
 /// A fixed-capacity string for `core::fmt` output; writes past the capacity fail.

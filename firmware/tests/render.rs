@@ -36,7 +36,9 @@ fn stroke(x: usize, y: usize) -> u8 {
 }
 
 fn picture(pixel: fn(usize, usize) -> u8) -> Vec<u8> {
-    (0..SIDE * SIDE).map(|i| pixel(i % SIDE, i / SIDE)).collect()
+    (0..SIDE * SIDE)
+        .map(|i| pixel(i % SIDE, i / SIDE))
+        .collect()
 }
 
 /// A model without layers (the features are the pixels) and with three named clusters and

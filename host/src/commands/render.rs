@@ -84,8 +84,7 @@ fn write_png(screen: &Framebuffer, scale: u32, path: &Path) -> Result<()> {
         }
     }
 
-    let file =
-        File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut encoder = png::Encoder::new(BufWriter::new(file), width, height);
     encoder.set_color(png::ColorType::Grayscale);
     encoder.set_depth(png::BitDepth::Eight);
