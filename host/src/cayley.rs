@@ -72,6 +72,11 @@ impl CayleyAdam {
         }
     }
 
+    /// Changes the learning rate for the next steps.
+    pub fn set_learning_rate(&mut self, learning_rate: f64) {
+        self.config.learning_rate = learning_rate;
+    }
+
     /// Settings of this optimizer.
     pub fn config(&self) -> &CayleyAdamConfig {
         &self.config

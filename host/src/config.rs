@@ -41,6 +41,8 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Adam learning rate of the encoder and decoder.
     pub learning_rate: f64,
+    /// Final fraction of both learning rates under cosine decay; 1 keeps them constant.
+    pub final_learning_rate_factor: f64,
     pub weights: LossWeights,
     pub cayley: CayleyAdamConfig,
     /// Top membership below which an assignment is reported as uncertain.
@@ -54,6 +56,15 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// Factor of both learning rates in epoch `epoch` (0-based): a cosine from 1 down to
+    /// `final_learning_rate_factor` over the run.
+    pub fn learning_rate_factor(&self, epoch: usize) -> f64 {
+        let progress = epoch as f64 / self.epochs.max(1) as f64;
+        let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+        let floor = self.final_learning_rate_factor;
+        floor + (1.0 - floor) * cosine
+    }
+
     /// The published settings of a preset, with the data in `data_dir`.
     pub fn preset(preset: Preset, data_dir: PathBuf) -> Self {
         let cayley = CayleyAdamConfig::default();
@@ -70,6 +81,7 @@ impl TrainConfig {
                 batch_size: 128,
                 seed: 0,
                 learning_rate: 1e-3,
+                final_learning_rate_factor: 0.1,
                 weights: LossWeights {
                     variance: 1.0,
                     regularization: 1.0,
@@ -95,6 +107,7 @@ impl TrainConfig {
                 batch_size: 128,
                 seed: 0,
                 learning_rate: 1e-3,
+                final_learning_rate_factor: 0.1,
                 weights: LossWeights {
                     variance: 1.0,
                     regularization: 1.0,
@@ -151,6 +164,12 @@ impl TrainConfig {
                 return Err(format!("{name} is {rate}; it must be a positive number"));
             }
         }
+        let factor = self.final_learning_rate_factor;
+        if !(factor > 0.0 && factor <= 1.0) {
+            return Err(format!(
+                "--final-lr-factor is {factor}; it must be in (0, 1]"
+            ));
+        }
         if let Some(0) = self.train_limit {
             return Err("--train-limit is 0; use at least one batch of images".into());
         }
@@ -171,6 +190,7 @@ pub struct ConfigOverrides {
     pub seed: Option<u64>,
     pub learning_rate: Option<f64>,
     pub u_learning_rate: Option<f64>,
+    pub final_learning_rate_factor: Option<f64>,
     pub eta_var: Option<f64>,
     pub eta_reg: Option<f64>,
     pub eta_rec: Option<f64>,
@@ -196,6 +216,10 @@ impl ConfigOverrides {
         set(&self.seed, &mut config.seed);
         set(&self.learning_rate, &mut config.learning_rate);
         set(&self.u_learning_rate, &mut config.cayley.learning_rate);
+        set(
+            &self.final_learning_rate_factor,
+            &mut config.final_learning_rate_factor,
+        );
         set(&self.eta_var, &mut config.weights.variance);
         set(&self.eta_reg, &mut config.weights.regularization);
         set(&self.eta_rec, &mut config.weights.reconstruction);

@@ -162,6 +162,10 @@ impl Trainer {
     ) -> Result<(EpochLosses, usize)> {
         let config = &self.config;
         let cluster_on = self.epoch >= config.warmup_epochs;
+        let factor = config.learning_rate_factor(self.epoch);
+        let learning_rate = config.learning_rate * factor;
+        self.cayley
+            .set_learning_rate(config.cayley.learning_rate * factor);
         let mut order: Vec<usize> = (0..train.len()).collect();
         self.shuffle.shuffle(&mut order);
 
@@ -173,13 +177,15 @@ impl Trainer {
                 continue;
             }
             let images = evaluate::image_batch(train, chunk, &self.device);
-            let (values, clamped) = self.step(images, cluster_on).with_context(|| {
-                format!(
-                    "training stopped at epoch {} step {}",
-                    self.epoch + 1,
-                    step + 1
-                )
-            })?;
+            let (values, clamped) =
+                self.step(images, cluster_on, learning_rate)
+                    .with_context(|| {
+                        format!(
+                            "training stopped at epoch {} step {}",
+                            self.epoch + 1,
+                            step + 1
+                        )
+                    })?;
 
             sums.total += values[0];
             sums.variance += values[1];
@@ -208,7 +214,12 @@ impl Trainer {
 
     /// Takes one optimisation step on a batch `[n, 1, 28, 28]` and returns the loss values
     /// (total, variance, regularisation, reconstruction, cluster) and the clamped degree count.
-    fn step(&mut self, images: Tensor<4>, cluster_on: bool) -> Result<([f64; 5], usize)> {
+    fn step(
+        &mut self,
+        images: Tensor<4>,
+        cluster_on: bool,
+        learning_rate: f64,
+    ) -> Result<([f64; 5], usize)> {
         let config = &self.config;
         let k = config.clusters;
         let features = self.model.encoder.forward(images.clone());
@@ -254,7 +265,7 @@ impl Trainer {
             .context("the loss does not depend on the projection U")?;
         let gradients = GradientsParams::from_grads(gradients, &self.model);
         let model = self.model.clone();
-        self.model = self.optimizer.step(config.learning_rate, model, gradients);
+        self.model = self.optimizer.step(learning_rate, model, gradients);
         self.projection = self
             .cayley
             .step(self.projection.clone(), projection_gradient);

@@ -47,6 +47,9 @@ pub struct TrainArgs {
     /// Cayley ADAM learning rate of the projection U (default: the preset's).
     #[arg(long)]
     u_learning_rate: Option<f64>,
+    /// Final fraction of both learning rates under cosine decay; 1 keeps them constant.
+    #[arg(long, value_name = "FACTOR")]
+    final_lr_factor: Option<f64>,
     /// Weight of the weighted variance term.
     #[arg(long)]
     eta_var: Option<f64>,
@@ -79,6 +82,7 @@ impl TrainArgs {
             seed: self.seed,
             learning_rate: self.learning_rate,
             u_learning_rate: self.u_learning_rate,
+            final_learning_rate_factor: self.final_lr_factor,
             eta_var: self.eta_var,
             eta_reg: self.eta_reg,
             eta_rec: self.eta_rec,
