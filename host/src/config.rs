@@ -65,7 +65,7 @@ impl TrainConfig {
         floor + (1.0 - floor) * cosine
     }
 
-    /// The published settings of a preset, with the data in `data_dir`.
+    /// Returns the published settings of a preset, with the data in `data_dir`.
     pub fn preset(preset: Preset, data_dir: PathBuf) -> Self {
         let cayley = CayleyAdamConfig::default();
         match preset {

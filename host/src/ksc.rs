@@ -9,8 +9,8 @@
 //!     + eta_rec ||x_i - psi(U e_i)||^2 + eta_cl min_c d_cos(e'_i, s_c)
 //! ```
 //!
-//! where `e'_i` holds the first `k - 1` scores and `s_c` are the vertices of a regular simplex
-//! (Tonin, Pandey and Suykens, "Generative Kernel Spectral Clustering", ESANN 2025). Every term
+//! where `e'_i` contains the first `k - 1` scores and `s_c` are the vertices of a regular simplex
+//! (Winant, Achten and Suykens, "Generative Kernel Spectral Clustering", ESANN 2025). Every term
 //! is averaged over the batch, so the weights do not depend on the batch size.
 
 use burn::prelude::{Device, Tensor, TensorData};

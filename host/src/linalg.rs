@@ -76,7 +76,7 @@ pub fn symmetric_eigen(matrix: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
 ///
 /// `centroids` is `[k, s]` and `codes` is `[k, k - 1]`, both row-major. The first `k - 1`
 /// columns solve the orthogonal Procrustes problem `min ||X W - r S||_F` over `W` with
-/// orthonormal columns, where `X` holds the centroids minus their mean, `S` the codes and `r`
+/// orthonormal columns, where `X` contains the centroids minus their mean, `S` the codes and `r`
 /// the mean centroid norm; the other columns complete an orthonormal basis. Returns `None`
 /// when the centroids do not span `k - 1` dimensions.
 pub fn procrustes_rotation(

@@ -287,7 +287,7 @@ pub struct RunOptions {
     pub progress: bool,
 }
 
-/// How [`run`] starts.
+/// Starting point of [`run`].
 #[derive(Clone, Debug)]
 pub enum Start {
     /// A new run with this configuration; an older run in the same folder is replaced.

@@ -29,7 +29,7 @@ fn data_dir() -> Option<PathBuf> {
     None
 }
 
-/// A fresh, empty folder under the target directory.
+/// Creates a fresh, empty folder under the target directory.
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = fs::remove_dir_all(&dir);
