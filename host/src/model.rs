@@ -248,6 +248,27 @@ impl Decoder {
         sigmoid(x)
     }
 
+    /// Returns the dense layers: features to hidden, hidden to the flattened first grid.
+    pub fn dense_layers(&self) -> [&Linear; 2] {
+        [&self.hidden, &self.expand]
+    }
+
+    /// Returns the transposed convolutions in order.
+    pub fn deconvs(&self) -> &[ConvTranspose2d] {
+        &self.deconvs
+    }
+
+    /// Returns the batch normalisations after the two dense layers and after every transposed
+    /// convolution but the last, in that order, or `None` when the decoder uses LeakyReLU.
+    pub fn norms(&self) -> Option<&[BatchNorm]> {
+        self.use_batch_norm.then_some(self.norms.as_slice())
+    }
+
+    /// Returns the shape `[channels, height, width]` that the dense output is reshaped into.
+    pub fn conv_shape(&self) -> [usize; 3] {
+        self.conv_shape
+    }
+
     fn activate_dense(&self, x: Tensor<2>, norm_index: usize) -> Tensor<2> {
         if self.use_batch_norm {
             relu(self.norms[norm_index].forward(x))

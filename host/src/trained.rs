@@ -4,13 +4,15 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use burn::module::Module;
+use burn::nn::conv::ConvTranspose2d;
+use burn::nn::{BatchNorm, Linear};
 use burn::prelude::{Device, Tensor, TensorData};
 
 use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::data::{self, Dataset, Split};
 use crate::evaluate;
-use crate::graph::{EncoderGraph, Layer};
+use crate::graph::{DecoderGraph, DecoderLayer, EncoderGraph, Layer};
 use crate::ksc;
 use crate::model::{AutoEncoder, LEAKY_SLOPE};
 use crate::train::CHECKPOINT_FILE;
@@ -32,6 +34,14 @@ impl TrainedModel {
     /// Loads the checkpoint of the run in `run_dir`, in inference mode on the `flex` CPU
     /// backend.
     pub fn load(run_dir: &Path) -> Result<Self> {
+        if !run_dir.is_dir() {
+            anyhow::bail!(
+                "run folder {} not found; train a model first with \
+                 `cargo run --release -p host -- train --out {}`",
+                run_dir.display(),
+                run_dir.display()
+            );
+        }
         let path = run_dir.join(CHECKPOINT_FILE);
         if !path.exists() {
             anyhow::bail!(
@@ -230,6 +240,143 @@ impl TrainedModel {
                 .collect(),
             prototypes,
         }
+    }
+}
+
+impl TrainedModel {
+    /// Plain `f32` description of the lift `U e` and the decoder, with every batch
+    /// normalisation folded into the layer before it, from which `decoder.onnx` is built.
+    ///
+    /// # Errors
+    ///
+    /// A transposed convolution with groups, dilation or output padding, which the graph
+    /// does not describe.
+    pub fn decoder_graph(&self) -> Result<DecoderGraph> {
+        let decoder = &self.model.decoder;
+        let norms = decoder.norms();
+        let norm = |index: usize| norms.map(|norms| &norms[index]);
+        let activation = match norms {
+            Some(_) => DecoderLayer::Relu,
+            None => DecoderLayer::LeakyRelu {
+                alpha: LEAKY_SLOPE as f32,
+            },
+        };
+
+        let mut layers = Vec::new();
+        for (index, linear) in decoder.dense_layers().into_iter().enumerate() {
+            layers.push(dense_layer(linear, norm(index)));
+            layers.push(activation.clone());
+        }
+        layers.push(DecoderLayer::Reshape {
+            shape: decoder.conv_shape(),
+        });
+
+        let deconvs = decoder.deconvs();
+        let mut shape = decoder.conv_shape();
+        for (index, deconv) in deconvs.iter().enumerate() {
+            anyhow::ensure!(
+                deconv.groups == 1 && deconv.dilation == [1, 1] && deconv.padding_out == [0, 0],
+                "transposed convolution {index} has groups, dilation or output padding, which \
+                 the decoder export does not support"
+            );
+            let last = index + 1 == deconvs.len();
+            let folded = if last { None } else { norm(2 + index) };
+            layers.push(deconv_layer(deconv, folded));
+            let side = |axis: usize| {
+                (shape[axis + 1] - 1) * deconv.stride[axis] + deconv.kernel_size[axis]
+                    - 2 * deconv.padding[axis]
+            };
+            shape = [deconv.channels[1], side(0), side(1)];
+            if !last {
+                layers.push(activation.clone());
+            }
+        }
+        layers.push(DecoderLayer::Sigmoid);
+
+        Ok(DecoderGraph {
+            latent_size: self.config.latent_size,
+            feature_size: self.config.feature_size,
+            projection: self.projection_values(),
+            layers,
+            output_shape: shape,
+        })
+    }
+}
+
+/// Per-channel `(scale, shift)` of a batch normalisation in inference mode, so that
+/// `norm(x) = scale * x + shift`.
+fn batch_norm_affine(norm: &BatchNorm) -> Vec<(f64, f64)> {
+    let gamma = values(norm.gamma.val());
+    let beta = values(norm.beta.val());
+    let mean = values(norm.running_mean.value());
+    let variance = values(norm.running_var.value());
+    gamma
+        .iter()
+        .zip(&beta)
+        .zip(mean.iter().zip(&variance))
+        .map(|((&gamma, &beta), (&mean, &variance))| {
+            let scale = f64::from(gamma) / (f64::from(variance) + norm.epsilon).sqrt();
+            (scale, f64::from(beta) - f64::from(mean) * scale)
+        })
+        .collect()
+}
+
+/// A Burn `Linear` as a graph layer, with `norm` (if any) folded in.
+fn dense_layer(linear: &Linear, norm: Option<&BatchNorm>) -> DecoderLayer {
+    // Burn stores `[d_input, d_output]`; the graph wants `[out, in]`.
+    let [in_features, out_features] = linear.weight.dims();
+    let mut weight = values(linear.weight.val().transpose());
+    let mut bias = linear
+        .bias
+        .as_ref()
+        .map(|bias| values(bias.val()))
+        .unwrap_or_else(|| vec![0.0; out_features]);
+    if let Some(norm) = norm {
+        for (output, (scale, shift)) in batch_norm_affine(norm).into_iter().enumerate() {
+            for w in &mut weight[output * in_features..][..in_features] {
+                *w = (f64::from(*w) * scale) as f32;
+            }
+            bias[output] = (f64::from(bias[output]) * scale + shift) as f32;
+        }
+    }
+    DecoderLayer::Dense {
+        weight,
+        bias,
+        in_features,
+        out_features,
+    }
+}
+
+/// A Burn `ConvTranspose2d` as a graph layer, with `norm` (if any) folded in.
+fn deconv_layer(deconv: &ConvTranspose2d, norm: Option<&BatchNorm>) -> DecoderLayer {
+    let [in_channels, out_channels, kh, kw] = deconv.weight.dims();
+    let mut weight = values(deconv.weight.val());
+    let mut bias = deconv
+        .bias
+        .as_ref()
+        .map(|bias| values(bias.val()))
+        .unwrap_or_else(|| vec![0.0; out_channels]);
+    if let Some(norm) = norm {
+        let affine = batch_norm_affine(norm);
+        // Output channel o owns weight[i][o][..][..] for every input channel i.
+        for (index, block) in weight.chunks_exact_mut(kh * kw).enumerate() {
+            let (scale, _) = affine[index % out_channels];
+            for w in block {
+                *w = (f64::from(*w) * scale) as f32;
+            }
+        }
+        for (b, (scale, shift)) in bias.iter_mut().zip(affine) {
+            *b = (f64::from(*b) * scale + shift) as f32;
+        }
+    }
+    DecoderLayer::ConvTranspose2d {
+        weight,
+        bias,
+        in_channels,
+        out_channels,
+        kernel: [kh, kw],
+        stride: deconv.stride,
+        padding: deconv.padding,
     }
 }
 
