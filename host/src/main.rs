@@ -18,6 +18,14 @@ struct Cli {
 enum Command {
     /// Train a model on MNIST012 or FashionMNIST and write a run folder.
     Train(commands::train::TrainArgs),
+    /// Write encoder.onnx, decoder.onnx and the fixed-point model.gksc of a run.
+    Export(commands::export::ExportArgs),
+    /// Compare an export with the Burn model on the test split (tract and the int8 engine).
+    Validate(commands::validate::ValidateArgs),
+    /// Assign the images of an IDX file to clusters with the fixed-point engine.
+    Assign(commands::assign::AssignArgs),
+    /// Measure tract's images/s on encoder.onnx.
+    BenchOnnx(commands::bench_onnx::BenchOnnxArgs),
     /// Draw the firmware's 128x64 result screen for one image to a PNG file.
     Render(commands::render::RenderArgs),
 }
@@ -29,6 +37,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => commands::train::run(args),
+        Command::Export(args) => commands::export::run(args),
+        Command::Validate(args) => commands::validate::run(args),
+        Command::Assign(args) => commands::assign::run(args),
+        Command::BenchOnnx(args) => commands::bench_onnx::run(args),
         Command::Render(args) => commands::render::run(args),
     };
     match result {

@@ -1,0 +1,116 @@
+//! Runs the exported `encoder.onnx` and `decoder.onnx` with tract, batch by batch.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tract_onnx::prelude::Tensor as TractTensor;
+use tract_onnx::prelude::{
+    Framework, InferenceModelExt, IntoRunnable, TValue, TypedRunnableModel, tvec,
+};
+
+/// One ONNX file, optimised by tract for a dynamic batch size.
+pub struct OnnxModel {
+    plan: Arc<TypedRunnableModel>,
+    path: PathBuf,
+}
+
+impl OnnxModel {
+    /// Loads and optimises the model in `path`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let plan = tract_onnx::onnx()
+            .model_for_path(path)
+            .and_then(|model| model.into_optimized())
+            .and_then(|model| model.into_runnable())
+            .with_context(|| format!("tract cannot load {}", path.display()))?;
+        Ok(Self {
+            plan,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Loads and optimises a model from its protobuf bytes; `name` replaces the path in error
+    /// messages.
+    pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Self> {
+        let plan = tract_onnx::onnx()
+            .model_for_read(&mut &bytes[..])
+            .and_then(|model| model.into_optimized())
+            .and_then(|model| model.into_runnable())
+            .with_context(|| format!("tract cannot load {name}"))?;
+        Ok(Self {
+            plan,
+            path: PathBuf::from(name),
+        })
+    }
+
+    /// Runs one batch of `f32` values with shape `shape` and returns every output.
+    pub fn run(&self, values: &[f32], shape: &[usize]) -> Result<Vec<TValue>> {
+        let input = TractTensor::from_shape(shape, values)
+            .with_context(|| format!("invalid input shape {shape:?}"))?;
+        let outputs = self
+            .plan
+            .run(tvec!(input.into()))
+            .with_context(|| format!("tract failed to run {}", self.path.display()))?;
+        Ok(outputs.into_iter().collect())
+    }
+}
+
+/// Outputs of `encoder.onnx` for `n` images.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EncoderOutputs {
+    /// `[n, s]` row-major.
+    pub scores: Vec<f32>,
+    /// `[n, k]` row-major.
+    pub membership: Vec<f32>,
+    /// `[n]`.
+    pub cluster: Vec<i64>,
+}
+
+/// Runs `encoder.onnx` on `images` (`[n, 28 * 28]` pixels in `[0, 1]`) in batches of `batch`.
+pub fn encode(model: &OnnxModel, images: &[f32], batch: usize) -> Result<EncoderOutputs> {
+    let image_len = 28 * 28;
+    let mut outputs = EncoderOutputs::default();
+    for chunk in images.chunks(batch.max(1) * image_len) {
+        let n = chunk.len() / image_len;
+        let values = model.run(chunk, &[n, 1, 28, 28])?;
+        let [scores, membership, cluster] = values.as_slice() else {
+            anyhow::bail!(
+                "{} has {} outputs, expected scores, membership and cluster",
+                model.path.display(),
+                values.len()
+            );
+        };
+        outputs.scores.extend(f32_values(scores)?);
+        outputs.membership.extend(f32_values(membership)?);
+        let cluster = cluster
+            .to_plain_array_view::<i64>()
+            .context("cluster is not int64")?;
+        outputs.cluster.extend(cluster.iter().copied());
+    }
+    Ok(outputs)
+}
+
+/// Runs `decoder.onnx` on `scores` (`[n, s]`) in batches of `batch` and returns the images,
+/// `[n, 28 * 28]`.
+pub fn decode(
+    model: &OnnxModel,
+    scores: &[f32],
+    latent_size: usize,
+    batch: usize,
+) -> Result<Vec<f32>> {
+    let mut images = Vec::with_capacity(scores.len() / latent_size * 28 * 28);
+    for chunk in scores.chunks(batch.max(1) * latent_size) {
+        let n = chunk.len() / latent_size;
+        let values = model.run(chunk, &[n, latent_size])?;
+        let image = values.first().context("decoder.onnx has no output")?;
+        images.extend(f32_values(image)?);
+    }
+    Ok(images)
+}
+
+fn f32_values(value: &TValue) -> Result<Vec<f32>> {
+    let view = value
+        .to_plain_array_view::<f32>()
+        .context("output is not f32")?;
+    Ok(view.iter().copied().collect())
+}
