@@ -151,8 +151,8 @@ impl fmt::Display for AssignmentLine<'_> {
 /// `core`'s float formatting costs about 11 KiB of Cortex-M code, a tenth of a 128 KiB flash,
 /// and a membership never leaves `[0, 1]`.
 pub fn write_thousandths(f: &mut impl fmt::Write, value: f32) -> fmt::Result {
-    // `max` maps NaN to 0.
-    let value = value.max(0.0).min(1.0);
+    // The comparison is false for NaN, which therefore becomes 0.
+    let value = if value >= 0.0 { value.min(1.0) } else { 0.0 };
     let thousandths = round_thousandths(value);
     write!(f, "{}.{:03}", thousandths / 1000, thousandths % 1000)
 }
