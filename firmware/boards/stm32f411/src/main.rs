@@ -89,7 +89,7 @@ fn main() -> ! {
 
     let model = match Model::parse(&MODEL_FILE.0) {
         Ok(model) => model,
-        Err(failure) => panic!("invalid model file: {}", failure),
+        Err(failure) => defmt::panic!("invalid model file: {}", failure),
     };
     let engine = Engine::new(model);
     let mut scratch = [0i8; SCRATCH_LEN];
