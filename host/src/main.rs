@@ -28,6 +28,10 @@ enum Command {
     BenchOnnx(commands::bench_onnx::BenchOnnxArgs),
     /// Draw the firmware's 128x64 result screen for one image to a PNG file.
     Render(commands::render::RenderArgs),
+    /// Draw images decoded along the cluster directions or the other latent dims.
+    Traverse(commands::traverse::TraverseArgs),
+    /// Plot the test images in the first two latent dims, by cluster and by class.
+    Plot(commands::plot::PlotArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,8 @@ fn main() -> ExitCode {
         Command::Assign(args) => commands::assign::run(args),
         Command::BenchOnnx(args) => commands::bench_onnx::run(args),
         Command::Render(args) => commands::render::run(args),
+        Command::Traverse(args) => commands::traverse::run(args),
+        Command::Plot(args) => commands::plot::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
