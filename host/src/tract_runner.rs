@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tract_onnx::prelude::Tensor as TractTensor;
 use tract_onnx::prelude::{
-    Framework, InferenceModelExt, IntoRunnable, TValue, TypedRunnableModel, tvec,
+    DatumExt, Framework, InferenceModelExt, IntoRunnable, TValue, TypedRunnableModel, tvec,
 };
 
 /// One ONNX file, optimised by tract for a dynamic batch size.
@@ -18,8 +18,18 @@ pub struct OnnxModel {
 impl OnnxModel {
     /// Loads and optimises the model in `path`.
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_with_input_shape(path, None)
+    }
+
+    /// Loads the model in `path` and, when `input_shape` is given, fixes the shape of its
+    /// first input (batch size included) before optimising, which lets tract plan for it.
+    pub fn load_with_input_shape(path: &Path, input_shape: Option<&[usize]>) -> Result<Self> {
         let plan = tract_onnx::onnx()
             .model_for_path(path)
+            .and_then(|model| match input_shape {
+                Some(shape) => model.with_input_fact(0, f32::fact(shape).into()),
+                None => Ok(model),
+            })
             .and_then(|model| model.into_optimized())
             .and_then(|model| model.into_runnable())
             .with_context(|| format!("tract cannot load {}", path.display()))?;

@@ -18,11 +18,17 @@ pub struct BenchOnnxArgs {
     /// Measure for at least this many seconds, after one warm-up run.
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
+    /// Fix the batch dimension to --batch before tract optimises the model, instead of
+    /// keeping it symbolic.
+    #[arg(long)]
+    fixed_batch: bool,
 }
 
 pub fn run(args: BenchOnnxArgs) -> Result<()> {
     anyhow::ensure!(args.batch > 0, "--batch must be at least 1");
-    let model = OnnxModel::load(&args.model)?;
+    let shape = [args.batch, 1, 28, 28];
+    let fixed_shape = args.fixed_batch.then_some(&shape[..]);
+    let model = OnnxModel::load_with_input_shape(&args.model, fixed_shape)?;
     // Pixel values do not change the work done; a fixed pattern keeps runs comparable.
     let images: Vec<f32> = (0..args.batch * 28 * 28)
         .map(|i| ((i * 37) % 256) as f32 / 255.0)
