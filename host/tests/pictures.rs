@@ -319,3 +319,66 @@ fn latent_summary_matches_checkpoint() {
         assert!(stored.cluster_sizes[c] > 0);
     }
 }
+
+/// `decoder.onnx` run by tract draws the same grid as the Burn decoder, from the export folder
+/// and the latent summary alone.
+#[test]
+fn onnx_traversal_matches_burn() {
+    let Some(run) = trained_run() else { return };
+    let dir = scratch("traversal-onnx");
+    let export = dir.join("export");
+    let output = host(&[
+        "export",
+        "--run",
+        run.to_str().unwrap(),
+        "--out",
+        export.to_str().unwrap(),
+        "--calibration-images",
+        "100",
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+
+    let burn_png = dir.join("burn.png");
+    let output = host(&[
+        "traverse",
+        "--run",
+        run.to_str().unwrap(),
+        "--out",
+        burn_png.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+
+    // Only the export folder and the summary: no run folder, no checkpoint.
+    fs::copy(run.join(LATENT_FILE), export.join(LATENT_FILE)).unwrap();
+    let onnx = export.join("decoder.onnx");
+    let output = host(&["traverse", "--onnx", onnx.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output));
+    let onnx_png = export.join("traversal.png");
+
+    let (burn_width, burn_height, burn_pixels) = read_png(&burn_png);
+    let (onnx_width, onnx_height, onnx_pixels) = read_png(&onnx_png);
+    assert_eq!((onnx_width, onnx_height), (burn_width, burn_height));
+    // tract and Burn may round a grey level differently; allow 1 of 255.
+    let max_difference = burn_pixels
+        .iter()
+        .zip(&onnx_pixels)
+        .map(|(a, b)| a.abs_diff(*b))
+        .max()
+        .unwrap();
+    eprintln!("largest difference between the tract and Burn grids: {max_difference} of 255");
+    assert!(
+        max_difference <= 1,
+        "pixels differ by up to {max_difference} grey levels"
+    );
+}
+
+#[test]
+fn onnx_traversal_needs_summary() {
+    let dir = scratch("traversal-onnx-missing");
+    let onnx = dir.join("decoder.onnx");
+    fs::write(&onnx, b"not used").unwrap();
+    let output = host(&["traverse", "--onnx", onnx.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no latent summary found"), "{stderr}");
+}

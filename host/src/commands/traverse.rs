@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
-use host::latent::LatentSummary;
-use host::pictures::traversal;
+use host::latent::{LATENT_FILE, LatentSummary};
+use host::pictures::grid::Grid;
+use host::pictures::traversal::{self, OnnxDecoder, ScoreDecoder};
+use host::train::CHECKPOINT_FILE;
 use host::trained::TrainedModel;
 
 /// Multiple of the farthest point from which decoded images are checked to go back to their
@@ -15,10 +17,10 @@ const CHECK_FROM: f32 = 0.5;
 #[derive(Args, Debug)]
 pub struct TraverseArgs {
     /// Run folder written by `host train`.
-    #[arg(long)]
-    run: PathBuf,
-    /// Output PNG (default: RUN/traversal.png, or RUN/traversal-cluster<C>-dims.png with
-    /// --along-dims).
+    #[arg(long, required_unless_present = "onnx")]
+    run: Option<PathBuf>,
+    /// Output PNG (default: traversal.png, or traversal-cluster<C>-dims.png with --along-dims,
+    /// in RUN or else beside the --onnx file).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Images per row (default: 10 along cluster directions, 9 along dims so that the middle
@@ -37,18 +39,85 @@ pub struct TraverseArgs {
     #[arg(long, requires = "cluster")]
     along_dims: bool,
     /// Half-width of the --along-dims rows, in within-cluster standard deviations of each dim.
-    #[arg(long, default_value_t = 2.5)]
+    #[arg(long, default_value_t = 2.0)]
     range: f32,
     /// Pixels per image pixel in the output.
     #[arg(long, default_value_t = 2)]
     scale: u32,
+    /// Decode with this exported decoder.onnx (run by tract) instead of the Burn checkpoint.
+    #[arg(long, value_name = "FILE")]
+    onnx: Option<PathBuf>,
+    /// Latent summary to use (default: latent.json beside the --onnx file, else in RUN, where
+    /// it is computed from the checkpoint when missing or stale).
+    #[arg(long, value_name = "FILE")]
+    latent: Option<PathBuf>,
     /// Folder with the data sets (default: the one the run was trained on). Used only when
-    /// RUN/latent.json is missing or older than the checkpoint.
+    /// RUN/latent.json is computed.
     #[arg(long)]
     data_dir: Option<PathBuf>,
 }
 
 pub fn run(args: TraverseArgs) -> Result<()> {
+    let steps = check_arguments(&args)?;
+
+    // The Burn model is needed to decode without --onnx, and to compute a missing summary.
+    let summary_file = summary_file(&args);
+    let trained = match (&args.run, &args.onnx, &summary_file) {
+        (Some(run), None, _) | (Some(run), Some(_), None) => Some(TrainedModel::load(run)?),
+        _ => None,
+    };
+    let summary = match (&summary_file, &trained, &args.run) {
+        (Some(path), _, _) => LatentSummary::read(path)?,
+        (None, Some(trained), Some(run)) => {
+            traversal::load_or_summarize(trained, run, args.data_dir.as_deref())?
+        }
+        _ => anyhow::bail!(
+            "no latent summary found: pass --latent FILE, put {LATENT_FILE} beside the --onnx \
+             file, or pass --run with a trained run"
+        ),
+    };
+    if let Some(c) = args.cluster {
+        anyhow::ensure!(
+            c < summary.clusters,
+            "--cluster {c} does not exist; the run has clusters 0..{}",
+            summary.clusters - 1
+        );
+    }
+
+    let onnx_decoder = match &args.onnx {
+        Some(path) => Some(OnnxDecoder::load(path, summary.latent_size)?),
+        None => None,
+    };
+    let decoder: &dyn ScoreDecoder = match (&onnx_decoder, &trained) {
+        (Some(onnx), _) => onnx,
+        (None, Some(trained)) => trained,
+        (None, None) => unreachable!("without --onnx the run's checkpoint is loaded"),
+    };
+
+    let (grid, default_name) = match (args.along_dims, args.cluster) {
+        (true, Some(c)) => (
+            traversal::dims_grid(&summary, decoder, c, steps, args.range)?,
+            format!("traversal-cluster{c}-dims.png"),
+        ),
+        _ => {
+            if let Some(trained) = &trained {
+                report_reassignment(trained, &summary, steps, args.extrapolate);
+            }
+            let grid = traversal::cluster_grid(&summary, decoder, steps, args.extrapolate)?;
+            (grid, "traversal.png".to_string())
+        }
+    };
+    let out = match (&args.out, &args.run, &args.onnx) {
+        (Some(out), _, _) => out.clone(),
+        (None, Some(run), _) => run.join(default_name),
+        (None, None, Some(onnx)) => folder_of(onnx).join(default_name),
+        (None, None, None) => unreachable!("clap requires --run or --onnx"),
+    };
+    save(&grid, args.scale, &out)
+}
+
+/// Checks the numeric arguments and returns the number of images per row.
+fn check_arguments(args: &TraverseArgs) -> Result<usize> {
     anyhow::ensure!(
         args.extrapolate >= 1.0,
         "--extrapolate {} is below 1; the rows must reach the farthest training point",
@@ -65,30 +134,31 @@ pub fn run(args: TraverseArgs) -> Result<()> {
         (2..=64).contains(&steps),
         "--steps {steps} is outside 2..=64"
     );
+    Ok(steps)
+}
 
-    let trained = TrainedModel::load(&args.run)?;
-    let summary = traversal::load_or_summarize(&trained, &args.run, args.data_dir.as_deref())?;
-    if let Some(c) = args.cluster {
-        anyhow::ensure!(
-            c < summary.clusters,
-            "--cluster {c} does not exist; the run has clusters 0..{}",
-            summary.clusters - 1
-        );
+/// Summary file to read as it is: --latent, or latent.json beside the --onnx file, or RUN's
+/// latent.json when the run has no checkpoint to recompute it from. `None` means RUN's summary
+/// is loaded or computed from its checkpoint.
+fn summary_file(args: &TraverseArgs) -> Option<PathBuf> {
+    if let Some(path) = &args.latent {
+        return Some(path.clone());
     }
-
-    let (grid, default_name) = match (args.along_dims, args.cluster) {
-        (true, Some(c)) => (
-            traversal::dims_grid(&summary, &trained, c, steps, args.range)?,
-            format!("traversal-cluster{c}-dims.png"),
-        ),
-        _ => {
-            report_reassignment(&trained, &summary, steps, args.extrapolate);
-            let grid = traversal::cluster_grid(&summary, &trained, steps, args.extrapolate)?;
-            (grid, "traversal.png".to_string())
+    if let Some(onnx) = &args.onnx {
+        let beside = folder_of(onnx).join(LATENT_FILE);
+        if beside.exists() {
+            return Some(beside);
         }
-    };
-    let out = args.out.unwrap_or_else(|| args.run.join(default_name));
-    save(&grid.render(args.scale), &out)
+        let run = args.run.as_ref()?;
+        if !run.join(CHECKPOINT_FILE).exists() {
+            return Some(run.join(LATENT_FILE));
+        }
+    }
+    None
+}
+
+fn folder_of(path: &Path) -> PathBuf {
+    path.parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 /// Logs, per cluster, how many decoded images past `CHECK_FROM` the encoder assigns back.
@@ -111,8 +181,9 @@ fn report_reassignment(
     }
 }
 
-/// Writes `canvas` as PNG and prints where.
-fn save(canvas: &host::pictures::canvas::Canvas, out: &Path) -> Result<()> {
+/// Renders `grid`, writes it as PNG and prints where.
+fn save(grid: &Grid, scale: u32, out: &Path) -> Result<()> {
+    let canvas = grid.render(scale);
     canvas.save_png(out)?;
     println!(
         "wrote {} ({} x {} pixels)",

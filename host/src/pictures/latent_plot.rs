@@ -47,7 +47,8 @@ struct Window {
 }
 
 impl Window {
-    /// Smallest square around `points` and the origin, padded by 5 %.
+    /// Smallest square around `points` and the origin, padded by 8 % on each side so that the
+    /// direction labels stay inside.
     fn around(points: impl Iterator<Item = [f32; 2]>) -> Self {
         let (mut low, mut high) = ([0.0f32; 2], [0.0f32; 2]);
         for point in points {
@@ -58,7 +59,7 @@ impl Window {
                 }
             }
         }
-        let span = (high[0] - low[0]).max(high[1] - low[1]).max(f32::EPSILON) * 1.1;
+        let span = (high[0] - low[0]).max(high[1] - low[1]).max(f32::EPSILON) * 1.16;
         let center = [(low[0] + high[0]) / 2.0, (low[1] + high[1]) / 2.0];
         Self {
             min: [center[0] - span / 2.0, center[1] - span / 2.0],
@@ -339,7 +340,7 @@ mod tests {
     #[test]
     fn window_has_equal_scale() {
         let window = Window::around([[0.0, 0.0], [4.0, 1.0]].into_iter());
-        assert!((window.span - 4.4).abs() < 1e-5);
+        assert!((window.span - 4.64).abs() < 1e-5);
         let origin = [0.0, 0.0];
         let a = window.to_pixel([0.0, 0.0], origin);
         let b = window.to_pixel([1.0, 1.0], origin);

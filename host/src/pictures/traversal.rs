@@ -10,8 +10,12 @@ use super::grid::{Grid, GridRow, IMAGE_SIDE};
 use crate::data::{Dataset, Split};
 use crate::evaluate;
 use crate::latent::{self, LATENT_FILE, LatentSummary, Traversal};
+use crate::tract_runner::{self, OnnxModel};
 use crate::train::CHECKPOINT_FILE;
 use crate::trained::TrainedModel;
+
+/// Score vectors per tract run of `decoder.onnx`.
+const ONNX_BATCH: usize = 64;
 
 /// Maps score vectors `[n, s]` (row-major) to images `psi(U e)`, `[n, 28 * 28]` in `[0, 1]`.
 pub trait ScoreDecoder {
@@ -21,6 +25,29 @@ pub trait ScoreDecoder {
 impl ScoreDecoder for TrainedModel {
     fn decode_scores(&self, scores: &[f32]) -> Result<Vec<f32>> {
         Ok(self.decode(scores))
+    }
+}
+
+/// An exported `decoder.onnx` (input `scores` `[n, s]`, output `image` `[n, 1, 28, 28]`) run by
+/// tract, for pictures without the Burn checkpoint.
+pub struct OnnxDecoder {
+    model: OnnxModel,
+    latent_size: usize,
+}
+
+impl OnnxDecoder {
+    /// Loads and optimises the decoder in `path` for score vectors of `latent_size` entries.
+    pub fn load(path: &Path, latent_size: usize) -> Result<Self> {
+        Ok(Self {
+            model: OnnxModel::load(path)?,
+            latent_size,
+        })
+    }
+}
+
+impl ScoreDecoder for OnnxDecoder {
+    fn decode_scores(&self, scores: &[f32]) -> Result<Vec<f32>> {
+        tract_runner::decode(&self.model, scores, self.latent_size, ONNX_BATCH)
     }
 }
 
