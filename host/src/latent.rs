@@ -199,12 +199,17 @@ impl LatentSummary {
             );
         }
         for c in 0..k {
-            anyhow::ensure!(
-                self.cluster_codes[c].len() == k - 1,
-                "cluster code {c} is not k - 1 long"
-            );
-            anyhow::ensure!(self.centroids[c].len() == s, "centroid {c} is not s long");
-            anyhow::ensure!(self.spreads[c].len() == s, "spread {c} is not s long");
+            let rows = [
+                ("cluster_codes", self.cluster_codes[c].len(), k - 1),
+                ("centroids", self.centroids[c].len(), s),
+                ("spreads", self.spreads[c].len(), s),
+            ];
+            for (name, actual, expected) in rows {
+                anyhow::ensure!(
+                    actual == expected,
+                    "{name}[{c}] has {actual} entries, expected {expected}"
+                );
+            }
         }
         Ok(())
     }
@@ -286,7 +291,8 @@ pub fn farthest_column(steps: usize, extrapolate: f32) -> usize {
     column.clamp(1, steps - 1)
 }
 
-/// Hard cluster assignment of each score vector `[n, s]` from its first `k - 1` entries.
+/// Assigns each score vector of `[n, s]` to the cluster whose code is nearest in cosine distance
+/// to its first `k - 1` entries.
 pub fn assign(scores: &[f32], s: usize, k: usize) -> Vec<usize> {
     let cluster_scores: Vec<f32> = scores
         .chunks_exact(s)
@@ -377,7 +383,13 @@ mod tests {
     fn validate_rejects_wrong_shapes() {
         let mut summary = summary();
         summary.spreads[1].pop();
-        assert!(summary.validate().is_err());
+        let error = summary.validate().unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("spreads[1] has 2 entries, expected 3"),
+            "{error}"
+        );
 
         let mut summary = self::summary();
         summary.version = 2;
@@ -410,6 +422,41 @@ mod tests {
         assert_eq!(marked[2], 0.0);
         // Every point past the origin lies on cluster 1's side.
         assert!(assign(&traversal.scores[3..], 3, 3).iter().all(|&c| c == 1));
+    }
+
+    #[test]
+    fn cluster_traversal_for_ten_clusters() {
+        // Two points along each of the 10 codes in 9 cluster dims, plus 3 more latent dims.
+        let codes = ksc::simplex_codes(10);
+        let mut scores = Vec::new();
+        let mut classes = Vec::new();
+        for (c, code) in codes.iter().enumerate() {
+            for length in [0.5, 2.0] {
+                scores.extend(code.iter().map(|value| length * value));
+                scores.extend([0.1, 0.2, 0.3]);
+                classes.push(c);
+            }
+        }
+        let summary =
+            LatentSummary::from_scores(Preset::FashionMnist, 10, &scores, &classes, String::new())
+                .unwrap();
+        assert_eq!(summary.latent_size, 12);
+
+        for c in 0..10 {
+            assert!((summary.farthest_projection[c] - 2.0).abs() < 1e-5);
+            assert_eq!(summary.cluster_classes[c], Some(c));
+            let traversal = summary.cluster_traversal(c, 10, 1.5);
+            let rows: Vec<&[f32]> = traversal.scores.chunks_exact(12).collect();
+            assert!(
+                rows.iter().all(|row| row[9..] == [0.0; 3]),
+                "cluster {c}: dims 10..12"
+            );
+            let assigned = assign(&traversal.scores[12..], 12, 10);
+            assert!(
+                assigned.iter().all(|&a| a == c),
+                "cluster {c}: {assigned:?}"
+            );
+        }
     }
 
     #[test]

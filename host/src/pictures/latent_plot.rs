@@ -373,6 +373,27 @@ mod tests {
     }
 
     #[test]
+    fn legend_wraps_ten_classes() {
+        let names = crate::data::Preset::FashionMnist.cluster_names();
+        let entries: Vec<(String, usize)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.to_string(), i))
+            .collect();
+        let rows = legend_rows(&entries);
+        // "T-shirt/top" is 11 characters: 66 + 22 pixels an entry, 4 entries in 360 pixels.
+        assert_eq!(rows.iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 4, 2]);
+
+        let mut plot = plot();
+        plot.class_names = names.iter().map(|name| name.to_string()).collect();
+        let scene = plot.scene();
+        assert_eq!(
+            scene.height as f32,
+            (TOP + SIDE + BELOW + 3.0 * LINE + 8.0).ceil()
+        );
+    }
+
+    #[test]
     fn scene_draws_one_ring_per_direction() {
         let scene = plot().scene();
         let rings = scene
