@@ -145,12 +145,12 @@ impl Encoder {
         self.feature.forward(x)
     }
 
-    /// The convolutions in order.
+    /// Returns the convolutions in order.
     pub fn convs(&self) -> &[Conv2d] {
         &self.convs
     }
 
-    /// The hidden and the feature dense layers.
+    /// Returns the hidden and the feature dense layers.
     pub fn dense_layers(&self) -> [&Linear; 2] {
         [&self.hidden, &self.feature]
     }
