@@ -127,7 +127,7 @@ impl CayleyAdam {
         self.momentum = momentum;
 
         let reorthonormalize = config.reorthonormalize_every;
-        if reorthonormalize > 0 && self.step % reorthonormalize == 0 {
+        if reorthonormalize > 0 && self.step.is_multiple_of(reorthonormalize) {
             y = orthonormalize(y);
         }
         y
@@ -184,14 +184,16 @@ pub fn orthonormalize(x: Tensor<2>) -> Tensor<2> {
         .collect();
 
     for j in 0..p {
-        for previous in 0..j {
-            let dot: f64 = (0..n).map(|i| columns[j][i] * columns[previous][i]).sum();
-            for i in 0..n {
-                columns[j][i] -= dot * columns[previous][i];
+        let (done, rest) = columns.split_at_mut(j);
+        let column = &mut rest[0];
+        for previous in done.iter() {
+            let dot: f64 = column.iter().zip(previous).map(|(a, b)| a * b).sum();
+            for (value, base) in column.iter_mut().zip(previous) {
+                *value -= dot * base;
             }
         }
-        let norm = columns[j].iter().map(|v| v * v).sum::<f64>().sqrt();
-        for value in &mut columns[j] {
+        let norm = column.iter().map(|v| v * v).sum::<f64>().sqrt();
+        for value in column.iter_mut() {
             *value /= norm;
         }
     }

@@ -53,18 +53,15 @@ pub fn simplex_codes(k: usize) -> Vec<Vec<f32>> {
             // Helmert basis vector j: ones in the first j + 1 entries, -(j + 1) at entry j + 1.
             let count = (j + 1) as f64;
             let norm = (count * (count + 1.0)).sqrt();
-            let basis = |i: usize| {
-                if i <= j {
-                    1.0 / norm
-                } else if i == j + 1 {
-                    -count / norm
-                } else {
-                    0.0
-                }
-            };
             // The centred vertex e_vertex - 1/k has the same dot product with a basis vector
-            // orthogonal to the ones vector as e_vertex itself.
-            *value = basis(vertex);
+            // orthogonal to the ones vector as e_vertex itself: entry `vertex` of the basis.
+            *value = if vertex <= j {
+                1.0 / norm
+            } else if vertex == j + 1 {
+                -count / norm
+            } else {
+                0.0
+            };
         }
         let length = code.iter().map(|v| v * v).sum::<f64>().sqrt();
         codes.push(code.iter().map(|v| (v / length) as f32).collect());

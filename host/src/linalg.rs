@@ -126,7 +126,9 @@ pub fn procrustes_rotation(
     }
     let (values, b) = symmetric_eigen(&gram, dims);
     let largest = values.first().copied().unwrap_or(0.0);
-    if !(largest > 0.0) || values.iter().any(|v| *v <= largest * 1e-12) {
+    if largest.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+        || values.iter().any(|v| *v <= largest * 1e-12)
+    {
         return None;
     }
     let mut a = vec![0.0f64; s * dims];
