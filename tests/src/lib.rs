@@ -5,7 +5,7 @@
 //! test with a message, except when the `CI` environment variable is set: then it fails, so
 //! that CI cannot pass without running the test.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -27,7 +27,9 @@ pub fn require(available: bool, reason: &str) -> bool {
     if std::env::var_os("CI").is_some() {
         panic!("{reason}");
     }
-    eprintln!("skipped: {reason}");
+    // Written to the stderr handle itself, which libtest does not capture as it does
+    // `eprintln!`, so the skip shows in the output of a passing test run.
+    let _ = writeln!(std::io::stderr(), "skipped: {reason}");
     false
 }
 
