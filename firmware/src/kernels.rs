@@ -11,16 +11,20 @@ use crate::EngineError;
 /// Requantizes an int32 accumulator to int8 with one rounding step.
 ///
 /// With `n = 31 + shift` (clamped to 1..=62), the result is
-/// `clamp(((acc * multiplier + 2^(n - 1)) >> n) + zero_point, -128, 127)`, computed in 64 bits
-/// with an arithmetic shift: round half up, towards positive infinity, so -2.5 becomes -2 and
-/// 2.5 becomes 3. The 64-bit sum cannot overflow for any `acc` and `multiplier`, because both
-/// are below 2^31 in magnitude.
+/// `clamp(((acc * multiplier + 2^(n - 1)) >> n) + zero_point, -128, 127)`, with the exact 64-bit
+/// product and an arithmetic shift: round half up, towards positive infinity, so -2.5 becomes
+/// -2 and 2.5 becomes 3. Nothing overflows for any `acc` and `multiplier`, because both are
+/// below 2^31 in magnitude.
 #[inline]
 pub fn requantize(acc: i32, requantization: Requantization, zero_point: i8) -> i8 {
     let shift = (31 + i32::from(requantization.shift)).clamp(1, 62) as u32;
     let product = i64::from(acc) * i64::from(requantization.multiplier);
-    let rounded = (product + (1i64 << (shift - 1))) >> shift;
-    (rounded + i64::from(zero_point)).clamp(-128, 127) as i8
+    // floor((p + 2^(n - 1)) / 2^n) equals floor((floor(p / 2^(n - 1)) + 1) / 2), which needs no
+    // 64-bit constant. Saturating the quotient to i32 changes no result, because any value
+    // beyond the i32 range saturates the int8 output anyway.
+    let halves = (product >> (shift - 1)).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+    let rounded = (halves >> 1) + (halves & 1);
+    (rounded + i32::from(zero_point)).clamp(-128, 127) as i8
 }
 
 /// Applies a channel's requantization and its fused activation: the `negative` multiplier for

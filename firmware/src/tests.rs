@@ -98,6 +98,37 @@ fn requantize_saturates() {
 }
 
 #[test]
+fn requantize_matches_exact_reference_at_extremes() {
+    let accs = [
+        i32::MIN,
+        i32::MIN + 1,
+        -(1 << 30),
+        -257,
+        -1,
+        0,
+        1,
+        255,
+        1 << 30,
+        i32::MAX,
+    ];
+    let multipliers = [0, 1, 1 << 30, (1 << 30) + 1, i32::MAX - 1, i32::MAX];
+    for shift in -30..=31 {
+        for multiplier in multipliers {
+            let requantization = Requantization { multiplier, shift };
+            for acc in accs {
+                for zero_point in [-128, -1, 0, 1, 127] {
+                    assert_eq!(
+                        requantize(acc, requantization, zero_point),
+                        requantize_exact(acc, requantization, zero_point),
+                        "acc {acc}, multiplier {multiplier}, shift {shift}, zero point {zero_point}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn requantize_shift_zero() {
     // M = (2^31 - 1) / 2^31, just below 1.
     let almost_one = Requantization {
