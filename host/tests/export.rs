@@ -11,42 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+mod common;
+
+use common::{data_dir, host, text};
+
 use serde_json::Value;
-
-fn data_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
-    if dir.join("mnist/train-images-idx3-ubyte").exists() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{} has no MNIST files; run scripts/fetch-data.sh first",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "skipped: {} has no MNIST files; run scripts/fetch-data.sh",
-        dir.display()
-    );
-    None
-}
-
-fn host(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_host"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("host binary runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")

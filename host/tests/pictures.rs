@@ -6,8 +6,11 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
+
+mod common;
+
+use common::{data_dir, host, text};
 
 use host::latent::{LATENT_FILE, LatentSummary};
 use host::pictures::traversal;
@@ -19,41 +22,6 @@ const LINE: u32 = 13;
 const GAP: u32 = 4;
 /// Frame colour of the marked column.
 const MARK: [u8; 3] = [230, 40, 30];
-
-fn data_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
-    if dir.join("mnist/train-images-idx3-ubyte").exists() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{} has no MNIST files; run scripts/fetch-data.sh first",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "skipped: {} has no MNIST files; run scripts/fetch-data.sh",
-        dir.display()
-    );
-    None
-}
-
-fn host(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_host"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("host binary runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 /// Folder of a small model trained once for all tests of this file, or `None` without data.
 fn trained_run() -> Option<&'static Path> {

@@ -11,23 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn data_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
-    if dir.join("mnist/train-images-idx3-ubyte").exists() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{} has no MNIST files; run scripts/fetch-data.sh first",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "skipped: {} has no MNIST files; run scripts/fetch-data.sh",
-        dir.display()
-    );
-    None
-}
+mod common;
+
+use common::{data_dir, host_command, text};
 
 /// Creates a fresh, empty folder under the target directory.
 fn scratch(name: &str) -> PathBuf {
@@ -37,23 +23,8 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn host(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_host"));
-    command.args(args).env("RUST_LOG", "warn");
-    command
-}
-
 fn run(mut command: Command) -> Output {
     command.output().expect("host binary runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn json(path: &Path) -> Value {
@@ -102,7 +73,7 @@ fn args(list: &[String]) -> Vec<&str> {
 fn short_run_clusters_well() {
     let Some(data) = data_dir() else { return };
     let out = scratch("accuracy");
-    let output = run(host(&[
+    let output = run(host_command(&[
         "train",
         "--quiet",
         "--data-dir",
@@ -140,12 +111,12 @@ fn short_run_clusters_well() {
 fn killed_run_resumes_like_uninterrupted() {
     let Some(data) = data_dir() else { return };
     let straight = scratch("straight");
-    let output = run(host(&args(&small_run(&data, &straight, "3"))));
+    let output = run(host_command(&args(&small_run(&data, &straight, "3"))));
     assert!(output.status.success(), "{}", text(&output));
 
     // Kill a second run with the same seed once its first epoch is on disk.
     let killed = scratch("killed");
-    let mut child = host(&args(&small_run(&data, &killed, "3")))
+    let mut child = host_command(&args(&small_run(&data, &killed, "3")))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -180,7 +151,7 @@ fn killed_run_resumes_like_uninterrupted() {
         "--epochs",
         "3",
     ];
-    let output = run(host(&resume));
+    let output = run(host_command(&resume));
     assert!(output.status.success(), "{}", text(&output));
 
     let resumed = metrics_lines(&killed);
@@ -212,7 +183,7 @@ fn killed_run_resumes_like_uninterrupted() {
 fn diverging_run_keeps_last_checkpoint() {
     let Some(data) = data_dir() else { return };
     let out = scratch("diverging");
-    let output = run(host(&args(&small_run(&data, &out, "1"))));
+    let output = run(host_command(&args(&small_run(&data, &out, "1"))));
     assert!(output.status.success(), "{}", text(&output));
     let checkpoint = fs::read(out.join("checkpoint.bin")).unwrap();
 
@@ -230,7 +201,7 @@ fn diverging_run_keeps_last_checkpoint() {
         "--learning-rate",
         "1e30",
     ];
-    let output = run(host(&resume));
+    let output = run(host_command(&resume));
     assert!(!output.status.success(), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("the loss became"), "{stderr}");
@@ -265,7 +236,7 @@ fn bad_inputs_get_clear_errors() {
         ),
     ];
     for (arguments, expected) in cases {
-        let output = run(host(&arguments));
+        let output = run(host_command(&arguments));
         assert!(!output.status.success(), "{arguments:?} succeeded");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
@@ -279,7 +250,7 @@ fn bad_inputs_get_clear_errors() {
 #[test]
 fn wgpu_backend_needs_feature() {
     let out = scratch("wgpu");
-    let output = run(host(&[
+    let output = run(host_command(&[
         "train",
         "--backend",
         "wgpu",
