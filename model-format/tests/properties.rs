@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{fix_crc, sample_spec};
+use common::reader::{fix_crc, touch_everything};
+use common::sample_spec;
 use model_format::{
     Activation, ChannelParams, LayerKind, LayerSpec, Model, ModelSpec, ProjectionRow,
     ProjectionSpec, Requantization,
@@ -202,20 +203,6 @@ prop_compose! {
             prototypes: (0..clusters * input_len).map(|_| rng.next() as u8).collect(),
         }
     }
-}
-
-/// Walks every accessor of a parsed model, so that a panic anywhere in them shows up.
-fn touch_everything(model: &Model<'_>) -> usize {
-    let mut count = model.input_len() + model.feature_size() + model.latent_size();
-    for layer in model.layers() {
-        count += layer.channels().count() + layer.weight_rows().count() + layer.fan_in();
-    }
-    let projection = model.projection();
-    count += projection.rows().count() + projection.weight_rows().count();
-    count += model.cluster_codes().flatten().count();
-    count += model.cluster_names().map(str::len).sum::<usize>();
-    count += model.prototypes().count();
-    count
 }
 
 proptest! {

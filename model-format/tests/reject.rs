@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{FIRST_LAYER_OFFSET, fix_crc, sample_spec};
+use common::reader::fix_crc;
+use common::{FIRST_LAYER_OFFSET, sample_spec};
 use model_format::{FormatError, LayerKind, MAX_LAYERS, Model};
 
 fn sample_bytes() -> Vec<u8> {

@@ -3,19 +3,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use model_format::{Model, crc32};
+use model_format::Model;
 
-fn touch_everything(model: &Model<'_>) -> usize {
-    let mut count = model.input_len() + model.feature_size() + model.latent_size();
-    for layer in model.layers() {
-        count += layer.channels().count() + layer.weight_rows().count() + layer.fan_in();
-    }
-    let projection = model.projection();
-    count += projection.rows().count() + projection.weight_rows().count();
-    count += model.cluster_codes().flatten().count();
-    count += model.cluster_names().map(str::len).sum::<usize>();
-    count + model.prototypes().count()
-}
+// Shared with the integration tests, so that both walk a parsed model the same way.
+#[path = "../../tests/common/reader.rs"]
+mod reader;
+
+use reader::{fix_crc, touch_everything};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(model) = Model::parse(data) {
@@ -26,8 +20,7 @@ fuzz_target!(|data: &[u8]| {
     // fuzzer also reaches the payload parser.
     if data.len() >= 16 {
         let mut fixed = data.to_vec();
-        let crc = crc32(&fixed[16..]);
-        fixed[12..16].copy_from_slice(&crc.to_le_bytes());
+        fix_crc(&mut fixed);
         if let Ok(model) = Model::parse(&fixed) {
             touch_everything(&model);
         }

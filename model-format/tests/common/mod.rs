@@ -1,11 +1,13 @@
-//! A small valid model shared by the integration tests.
+//! A small valid model and the helpers shared by the integration tests.
 
 #![allow(dead_code)]
 
 use model_format::{
     Activation, ChannelParams, LayerKind, LayerSpec, ModelSpec, ProjectionRow, ProjectionSpec,
-    Requantization, crc32,
+    Requantization,
 };
+
+pub mod reader;
 
 /// Offset of the first layer record: file header (16) + model header (24).
 pub const FIRST_LAYER_OFFSET: usize = 40;
@@ -78,10 +80,4 @@ pub fn sample_spec() -> ModelSpec {
         cluster_names: vec!["zero".into(), "one".into(), "two".into()],
         prototypes: (0..3 * 36).map(|i| (i * 5 % 256) as u8).collect(),
     }
-}
-
-/// Rewrites the header's CRC so that a deliberately changed payload passes the checksum.
-pub fn fix_crc(bytes: &mut [u8]) {
-    let crc = crc32(&bytes[16..]);
-    bytes[12..16].copy_from_slice(&crc.to_le_bytes());
 }
