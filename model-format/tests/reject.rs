@@ -5,9 +5,14 @@
 
 mod common;
 
+use std::ops::RangeInclusive;
+
 use common::reader::fix_crc;
 use common::{FIRST_LAYER_OFFSET, sample_spec};
-use model_format::{FormatError, LayerKind, MAX_LAYERS, Model};
+use model_format::{
+    FormatError, HEADER_LEN, LayerKind, MAX_CLUSTERS, MAX_LATENT, MAX_LAYERS, MAX_SPATIAL, Model,
+    ModelSpec, crc32,
+};
 
 fn sample_bytes() -> Vec<u8> {
     sample_spec().to_bytes().expect("sample spec is valid")
@@ -20,6 +25,57 @@ fn find(bytes: &[u8], needle: &[u8]) -> usize {
         .expect("needle present")
 }
 
+/// Applies `edit` to the sample file and returns the error `Model::parse` reports for the result.
+/// The header CRC stays as written, so any change to the payload also breaks the checksum.
+fn parse_edited(edit: impl FnOnce(&mut Vec<u8>)) -> FormatError {
+    let mut bytes = sample_bytes();
+    edit(&mut bytes);
+    Model::parse(&bytes).expect_err("edited file is rejected")
+}
+
+/// Like [`parse_edited`], but rewrites the header CRC after the edit, so that parsing gets past
+/// the checksum to the check under test.
+fn parse_edited_with_crc(edit: impl FnOnce(&mut Vec<u8>)) -> FormatError {
+    parse_edited(|bytes| {
+        edit(bytes);
+        fix_crc(bytes);
+    })
+}
+
+/// Applies `edit` to the sample spec and returns the error `ModelSpec::to_bytes` reports for it.
+fn write_edited(edit: impl FnOnce(&mut ModelSpec)) -> FormatError {
+    let mut spec = sample_spec();
+    edit(&mut spec);
+    spec.to_bytes().expect_err("edited spec is rejected")
+}
+
+/// Builds the error for a count or size `value` of `field` outside `allowed`.
+fn limit_exceeded(
+    field: &'static str,
+    value: usize,
+    allowed: RangeInclusive<usize>,
+) -> FormatError {
+    FormatError::LimitExceeded {
+        field,
+        value,
+        min: *allowed.start(),
+        max: *allowed.end(),
+    }
+}
+
+/// Overwrites the bytes at `offset` with `value`.
+fn put(bytes: &mut [u8], offset: usize, value: &[u8]) {
+    bytes[offset..offset + value.len()].copy_from_slice(value);
+}
+
+/// Cuts or zero-extends the file to `len` bytes and declares the new payload length in the
+/// header, so that the length check passes.
+fn resize_file(bytes: &mut Vec<u8>, len: usize) {
+    bytes.resize(len, 0);
+    let payload_len = (len - HEADER_LEN) as u32;
+    put(bytes, 8, &payload_len.to_le_bytes());
+}
+
 #[test]
 fn sample_parses() {
     let bytes = sample_bytes();
@@ -30,9 +86,8 @@ fn sample_parses() {
 
 #[test]
 fn bad_magic() {
-    let mut bytes = sample_bytes();
-    bytes[0] = b'X';
-    assert_eq!(Model::parse(&bytes).unwrap_err(), FormatError::BadMagic);
+    let error = parse_edited(|bytes| bytes[0] = b'X');
+    assert_eq!(error, FormatError::BadMagic);
 }
 
 #[test]
@@ -54,8 +109,7 @@ fn empty_file_is_truncated() {
 
 #[test]
 fn truncated_header() {
-    let bytes = sample_bytes();
-    let error = Model::parse(&bytes[..10]).unwrap_err();
+    let error = parse_edited(|bytes| bytes.truncate(10));
     assert_eq!(
         error,
         FormatError::Truncated {
@@ -67,44 +121,41 @@ fn truncated_header() {
 
 #[test]
 fn truncated_payload() {
-    let bytes = sample_bytes();
-    let cut = bytes.len() - 5;
-    let error = Model::parse(&bytes[..cut]).unwrap_err();
+    let len = sample_bytes().len();
+    let error = parse_edited(|bytes| bytes.truncate(len - 5));
     assert_eq!(
         error,
         FormatError::Truncated {
-            needed: bytes.len(),
-            available: cut
+            needed: len,
+            available: len - 5
         }
     );
 }
 
 #[test]
 fn payload_shorter_than_its_contents() {
-    // Drop the last 4 payload bytes and shrink the declared length to match, so the length
-    // check passes and the parser runs out of payload.
-    let mut bytes = sample_bytes();
-    bytes.truncate(bytes.len() - 4);
-    let payload_len = (bytes.len() - 16) as u32;
-    bytes[8..12].copy_from_slice(&payload_len.to_le_bytes());
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
-    assert!(matches!(error, FormatError::Truncated { .. }), "{error:?}");
+    // Drop the last 4 bytes, which are prototype pixels, and declare the shorter payload, so
+    // that the parser runs out of payload while reading the prototypes.
+    let len = sample_bytes().len();
+    let error = parse_edited_with_crc(|bytes| resize_file(bytes, len - 4));
+    assert_eq!(
+        error,
+        FormatError::Truncated {
+            needed: len,
+            available: len - 4
+        }
+    );
 }
 
 #[test]
 fn future_version() {
-    let mut bytes = sample_bytes();
-    bytes[4..6].copy_from_slice(&2u16.to_le_bytes());
-    let error = Model::parse(&bytes).unwrap_err();
+    let error = parse_edited(|bytes| put(bytes, 4, &2u16.to_le_bytes()));
     assert_eq!(error, FormatError::UnsupportedVersion { version: 2 });
 }
 
 #[test]
 fn version_zero() {
-    let mut bytes = sample_bytes();
-    bytes[4..6].copy_from_slice(&0u16.to_le_bytes());
-    let error = Model::parse(&bytes).unwrap_err();
+    let error = parse_edited(|bytes| put(bytes, 4, &0u16.to_le_bytes()));
     assert_eq!(error, FormatError::UnsupportedVersion { version: 0 });
 }
 
@@ -115,54 +166,39 @@ fn corrupt_payload_byte() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x10;
     let error = Model::parse(&bytes).unwrap_err();
-    let actual = model_format::crc32(&bytes[16..]);
+    let actual = crc32(&bytes[16..]);
     assert_eq!(error, FormatError::ChecksumMismatch { expected, actual });
 }
 
 #[test]
 fn corrupt_checksum_field() {
-    let mut bytes = sample_bytes();
-    bytes[12] ^= 1;
-    let error = Model::parse(&bytes).unwrap_err();
-    assert!(
-        matches!(error, FormatError::ChecksumMismatch { .. }),
-        "{error:?}"
-    );
+    let crc = crc32(&sample_bytes()[16..]);
+    let error = parse_edited(|bytes| bytes[12] ^= 1);
+    let expected = FormatError::ChecksumMismatch {
+        expected: crc ^ 1,
+        actual: crc,
+    };
+    assert_eq!(error, expected);
 }
 
 #[test]
 fn trailing_bytes() {
-    let mut bytes = sample_bytes();
-    let end = bytes.len();
-    bytes.extend_from_slice(&[0; 4]);
-    let error = Model::parse(&bytes).unwrap_err();
+    let end = sample_bytes().len();
+    let error = parse_edited(|bytes| bytes.extend_from_slice(&[0; 4]));
     assert_eq!(error, FormatError::TrailingBytes { offset: end });
 }
 
 #[test]
 fn trailing_bytes_inside_payload() {
-    let mut bytes = sample_bytes();
-    bytes.extend_from_slice(&[0; 4]);
-    let payload_len = (bytes.len() - 16) as u32;
-    bytes[8..12].copy_from_slice(&payload_len.to_le_bytes());
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
-    assert_eq!(
-        error,
-        FormatError::TrailingBytes {
-            offset: bytes.len() - 4
-        }
-    );
+    let end = sample_bytes().len();
+    let error = parse_edited_with_crc(|bytes| resize_file(bytes, end + 4));
+    assert_eq!(error, FormatError::TrailingBytes { offset: end });
 }
 
 #[test]
 fn unaligned_payload_length() {
-    let mut bytes = sample_bytes();
-    bytes.push(0);
-    let payload_len = (bytes.len() - 16) as u32;
-    bytes[8..12].copy_from_slice(&payload_len.to_le_bytes());
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
+    let len = sample_bytes().len();
+    let error = parse_edited_with_crc(|bytes| resize_file(bytes, len + 1));
     assert_eq!(
         error,
         FormatError::InvalidValue {
@@ -174,9 +210,7 @@ fn unaligned_payload_length() {
 
 #[test]
 fn nonzero_reserved_header_bytes() {
-    let mut bytes = sample_bytes();
-    bytes[6] = 1;
-    let error = Model::parse(&bytes).unwrap_err();
+    let error = parse_edited(|bytes| bytes[6] = 1);
     assert_eq!(
         error,
         FormatError::InvalidValue {
@@ -189,11 +223,8 @@ fn nonzero_reserved_header_bytes() {
 #[test]
 fn nonzero_padding() {
     // The conv layer's 18 weights end 2 bytes before a 4-byte boundary.
-    let mut bytes = sample_bytes();
     let weights_end = FIRST_LAYER_OFFSET + 28 + 2 * 20 + 18;
-    bytes[weights_end] = 1;
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
+    let error = parse_edited_with_crc(|bytes| bytes[weights_end] = 1);
     assert_eq!(
         error,
         FormatError::InvalidValue {
@@ -205,82 +236,36 @@ fn nonzero_padding() {
 
 #[test]
 fn too_many_layers() {
-    let mut bytes = sample_bytes();
-    bytes[16 + 6] = (MAX_LAYERS + 1) as u8;
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
-    let expected = FormatError::LimitExceeded {
-        field: "layer count",
-        value: MAX_LAYERS + 1,
-        min: 0,
-        max: MAX_LAYERS,
-    };
+    let error = parse_edited_with_crc(|bytes| bytes[16 + 6] = (MAX_LAYERS + 1) as u8);
+    let expected = limit_exceeded("layer count", MAX_LAYERS + 1, 0..=MAX_LAYERS);
     assert_eq!(error, expected);
 }
 
 #[test]
 fn single_cluster() {
-    let mut bytes = sample_bytes();
-    bytes[16 + 7] = 1;
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            FormatError::LimitExceeded {
-                field: "cluster count",
-                value: 1,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    let error = parse_edited_with_crc(|bytes| bytes[16 + 7] = 1);
+    let expected = limit_exceeded("cluster count", 1, 2..=MAX_CLUSTERS);
+    assert_eq!(error, expected);
 }
 
 #[test]
 fn latent_size_below_cluster_dimensions() {
-    let mut bytes = sample_bytes();
-    bytes[16 + 8..16 + 10].copy_from_slice(&1u16.to_le_bytes());
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            FormatError::LimitExceeded {
-                field: "latent size",
-                value: 1,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    // The sample has 3 clusters, so the latent size must be at least 2.
+    let error = parse_edited_with_crc(|bytes| put(bytes, 16 + 8, &1u16.to_le_bytes()));
+    let expected = limit_exceeded("latent size", 1, 2..=MAX_LATENT);
+    assert_eq!(error, expected);
 }
 
 #[test]
 fn zero_input_height() {
-    let mut bytes = sample_bytes();
-    bytes[16 + 2..16 + 4].copy_from_slice(&0u16.to_le_bytes());
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            FormatError::LimitExceeded {
-                field: "input height",
-                value: 0,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    let error = parse_edited_with_crc(|bytes| put(bytes, 16 + 2, &0u16.to_le_bytes()));
+    let expected = limit_exceeded("input height", 0, 1..=MAX_SPATIAL);
+    assert_eq!(error, expected);
 }
 
 #[test]
 fn nan_threshold() {
-    let mut bytes = sample_bytes();
-    bytes[32..36].copy_from_slice(&f32::NAN.to_le_bytes());
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
+    let error = parse_edited_with_crc(|bytes| put(bytes, 32, &f32::NAN.to_le_bytes()));
     assert_eq!(
         error,
         FormatError::InvalidValue {
@@ -292,10 +277,7 @@ fn nan_threshold() {
 
 #[test]
 fn zero_input_scale() {
-    let mut bytes = sample_bytes();
-    bytes[28..32].copy_from_slice(&0f32.to_le_bytes());
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
+    let error = parse_edited_with_crc(|bytes| put(bytes, 28, &0f32.to_le_bytes()));
     assert_eq!(
         error,
         FormatError::InvalidValue {
@@ -307,91 +289,62 @@ fn zero_input_scale() {
 
 #[test]
 fn unknown_layer_kind() {
-    let mut bytes = sample_bytes();
-    bytes[FIRST_LAYER_OFFSET] = 7;
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
-    let expected = FormatError::InvalidLayer {
-        index: 0,
-        reason: "unknown layer kind code",
-    };
-    assert_eq!(error, expected);
+    let error = parse_edited_with_crc(|bytes| bytes[FIRST_LAYER_OFFSET] = 7);
+    let reason = "unknown layer kind code";
+    assert_eq!(error, FormatError::InvalidLayer { index: 0, reason });
 }
 
 #[test]
 fn unknown_activation() {
-    let mut bytes = sample_bytes();
-    bytes[FIRST_LAYER_OFFSET + 1] = 9;
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
-    let expected = FormatError::InvalidLayer {
-        index: 0,
-        reason: "unknown activation code",
-    };
-    assert_eq!(error, expected);
+    let error = parse_edited_with_crc(|bytes| bytes[FIRST_LAYER_OFFSET + 1] = 9);
+    let reason = "unknown activation code";
+    assert_eq!(error, FormatError::InvalidLayer { index: 0, reason });
 }
 
 #[test]
 fn conv_channels_disagree_with_input() {
-    let mut bytes = sample_bytes();
-    bytes[FIRST_LAYER_OFFSET + 4..FIRST_LAYER_OFFSET + 6].copy_from_slice(&2u16.to_le_bytes());
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
-    assert!(
-        matches!(error, FormatError::InvalidLayer { index: 0, .. }),
-        "{error:?}"
-    );
+    let in_channels = FIRST_LAYER_OFFSET + 4;
+    let error = parse_edited_with_crc(|bytes| put(bytes, in_channels, &2u16.to_le_bytes()));
+    let reason = "input channels differ from the channels of the previous tensor";
+    assert_eq!(error, FormatError::InvalidLayer { index: 0, reason });
 }
 
 #[test]
 fn zero_stride() {
-    let mut bytes = sample_bytes();
-    bytes[FIRST_LAYER_OFFSET + 10] = 0;
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
+    let error = parse_edited_with_crc(|bytes| bytes[FIRST_LAYER_OFFSET + 10] = 0);
     let reason = "kernel size or stride outside 1..=MAX_KERNEL";
     assert_eq!(error, FormatError::InvalidLayer { index: 0, reason });
 }
 
 #[test]
 fn padding_as_large_as_kernel() {
-    let mut bytes = sample_bytes();
-    bytes[FIRST_LAYER_OFFSET + 12] = 3;
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
+    let error = parse_edited_with_crc(|bytes| bytes[FIRST_LAYER_OFFSET + 12] = 3);
     let reason = "padding is not smaller than the kernel";
     assert_eq!(error, FormatError::InvalidLayer { index: 0, reason });
 }
 
 #[test]
 fn bias_out_of_range() {
-    let mut bytes = sample_bytes();
     let bias_offset = FIRST_LAYER_OFFSET + 28;
-    bytes[bias_offset..bias_offset + 4].copy_from_slice(&((1i32 << 30) + 1).to_le_bytes());
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
+    let bias = (1i32 << 30) + 1;
+    let error = parse_edited_with_crc(|bytes| put(bytes, bias_offset, &bias.to_le_bytes()));
     let reason = "bias magnitude exceeds MAX_ABS_BIAS";
     assert_eq!(error, FormatError::InvalidLayer { index: 0, reason });
 }
 
 #[test]
 fn multiplier_below_half() {
-    let mut bytes = sample_bytes();
     let multiplier_offset = FIRST_LAYER_OFFSET + 28 + 8;
-    bytes[multiplier_offset..multiplier_offset + 4].copy_from_slice(&12345i32.to_le_bytes());
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
+    let multiplier = 12345i32.to_le_bytes();
+    let error = parse_edited_with_crc(|bytes| put(bytes, multiplier_offset, &multiplier));
     let reason = "requantization multiplier or shift out of range";
     assert_eq!(error, FormatError::InvalidLayer { index: 0, reason });
 }
 
 #[test]
 fn shift_out_of_range() {
-    let mut bytes = sample_bytes();
     let shift_offset = FIRST_LAYER_OFFSET + 28 + 16;
-    bytes[shift_offset] = 32;
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
+    let error = parse_edited_with_crc(|bytes| bytes[shift_offset] = 32);
     let reason = "requantization multiplier or shift out of range";
     assert_eq!(error, FormatError::InvalidLayer { index: 0, reason });
 }
@@ -399,35 +352,24 @@ fn shift_out_of_range() {
 #[test]
 fn negative_requantization_without_activation() {
     // Layer 1 (dense, no activation) starts after layer 0's 28 + 40 + 20 bytes.
-    let mut bytes = sample_bytes();
     let negative_shift = FIRST_LAYER_OFFSET + 88 + 28 + 17;
-    bytes[negative_shift] = 4;
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
-    assert!(
-        matches!(error, FormatError::InvalidLayer { index: 1, .. }),
-        "{error:?}"
-    );
+    let error = parse_edited_with_crc(|bytes| bytes[negative_shift] = 4);
+    let reason = "negative requantization differs from positive without an activation";
+    assert_eq!(error, FormatError::InvalidLayer { index: 1, reason });
 }
 
 #[test]
 fn dense_features_disagree_with_input() {
-    let mut bytes = sample_bytes();
     let in_features = FIRST_LAYER_OFFSET + 88 + 4;
-    bytes[in_features..in_features + 2].copy_from_slice(&17u16.to_le_bytes());
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
+    let error = parse_edited_with_crc(|bytes| put(bytes, in_features, &17u16.to_le_bytes()));
     let reason = "input features differ from the length of the previous tensor";
     assert_eq!(error, FormatError::InvalidLayer { index: 1, reason });
 }
 
 #[test]
 fn cluster_name_not_utf8() {
-    let mut bytes = sample_bytes();
-    let name = find(&bytes, b"\x04zero");
-    bytes[name + 1] = 0xFF;
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
+    let name = find(&sample_bytes(), b"\x04zero");
+    let error = parse_edited_with_crc(|bytes| bytes[name + 1] = 0xFF);
     let field = "cluster name (not UTF-8)";
     assert_eq!(
         error,
@@ -440,12 +382,9 @@ fn cluster_name_not_utf8() {
 
 #[test]
 fn infinite_cluster_code() {
-    let mut bytes = sample_bytes();
-    let name = find(&bytes, b"\x04zero");
-    let last_code = name - 4;
-    bytes[last_code..name].copy_from_slice(&f32::INFINITY.to_le_bytes());
-    fix_crc(&mut bytes);
-    let error = Model::parse(&bytes).unwrap_err();
+    let last_code = find(&sample_bytes(), b"\x04zero") - 4;
+    let infinity = f32::INFINITY.to_le_bytes();
+    let error = parse_edited_with_crc(|bytes| put(bytes, last_code, &infinity));
     assert_eq!(
         error,
         FormatError::InvalidValue {
@@ -457,47 +396,40 @@ fn infinite_cluster_code() {
 
 #[test]
 fn writer_rejects_wrong_weight_count() {
-    let mut spec = sample_spec();
-    spec.layers[1].weights.pop();
-    let error = spec.to_bytes().unwrap_err();
+    let error = write_edited(|spec| {
+        spec.layers[1].weights.pop();
+    });
     let reason = "weight count differs from out_channels x fan-in";
     assert_eq!(error, FormatError::InvalidLayer { index: 1, reason });
 }
 
 #[test]
 fn writer_rejects_wrong_channel_count() {
-    let mut spec = sample_spec();
-    spec.layers[0].channels.pop();
-    let error = spec.to_bytes().unwrap_err();
-    assert!(
-        matches!(error, FormatError::InvalidLayer { index: 0, .. }),
-        "{error:?}"
-    );
+    let error = write_edited(|spec| {
+        spec.layers[0].channels.pop();
+    });
+    let reason = "channel parameter count differs from out_channels";
+    assert_eq!(error, FormatError::InvalidLayer { index: 0, reason });
 }
 
 #[test]
 fn writer_rejects_missing_prototype() {
-    let mut spec = sample_spec();
-    spec.prototypes.truncate(36 * 2);
-    let error = spec.to_bytes().unwrap_err();
-    assert!(matches!(error, FormatError::Truncated { .. }), "{error:?}");
+    // The writer checks its output with `Model::parse`, which finds the prototypes one
+    // 36-pixel image short.
+    let error = write_edited(|spec| spec.prototypes.truncate(36 * 2));
+    let len = sample_bytes().len();
+    let expected = FormatError::Truncated {
+        needed: len,
+        available: len - 36,
+    };
+    assert_eq!(error, expected);
 }
 
 #[test]
 fn writer_rejects_long_name() {
-    let mut spec = sample_spec();
-    spec.cluster_names[2] = "x".repeat(256);
-    let error = spec.to_bytes().unwrap_err();
-    assert!(
-        matches!(
-            error,
-            FormatError::LimitExceeded {
-                field: "cluster name length",
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    let error = write_edited(|spec| spec.cluster_names[2] = "x".repeat(256));
+    let expected = limit_exceeded("cluster name length", 256, 0..=255);
+    assert_eq!(error, expected);
 }
 
 #[test]
