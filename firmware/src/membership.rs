@@ -151,10 +151,21 @@ impl fmt::Display for AssignmentLine<'_> {
 /// `core`'s float formatting costs about 11 KiB of Cortex-M code, a tenth of a 128 KiB flash,
 /// and a membership never leaves `[0, 1]`.
 pub fn write_thousandths(f: &mut impl fmt::Write, value: f32) -> fmt::Result {
+    let text = thousandths_text(value);
+    // The bytes are ASCII digits and a point, so the conversion cannot fail.
+    f.write_str(core::str::from_utf8(&text).unwrap_or("0.000"))
+}
+
+/// Returns the five ASCII bytes that [`write_thousandths`] writes for `value`, such as
+/// `b"0.872"`. It does not use `core::fmt`, so a program that formats nothing else does not
+/// link `core::fmt`'s integer formatting.
+pub fn thousandths_text(value: f32) -> [u8; 5] {
     // The comparison is false for NaN, which therefore becomes 0.
     let value = if value >= 0.0 { value.min(1.0) } else { 0.0 };
+    // At most 1000, because the value is at most 1.
     let thousandths = round_thousandths(value);
-    write!(f, "{}.{:03}", thousandths / 1000, thousandths % 1000)
+    let digit = |place: u32| b'0' + (thousandths / place % 10) as u8;
+    [digit(1000), b'.', digit(100), digit(10), digit(1)]
 }
 
 /// Rounds `1000 * value` to the nearest integer, ties to even, for a finite `value` in

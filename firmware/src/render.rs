@@ -33,7 +33,7 @@ use embedded_graphics::text::{Alignment, Baseline, Text, TextStyleBuilder};
 use model_format::{Model, TensorShape};
 
 use crate::Assignment;
-use crate::membership::write_thousandths;
+use crate::membership::thousandths_text;
 
 /// Width of the result screen in pixels.
 pub const SCREEN_WIDTH: u32 = 128;
@@ -115,12 +115,12 @@ where
     let bar = Rectangle::new(inner.top_left, Size::new(filled, inner.size.height));
     display.fill_solid(&bar, BinaryColor::On)?;
 
-    let mut text = TextBuffer::<8>::new();
-    // Cannot fail: the text is "0.000" to "1.000".
-    let _ = write_thousandths(&mut text, strength);
+    let text = thousandths_text(strength);
+    // The text is ASCII, "0.000" to "1.000", so the conversion cannot fail.
+    let text = core::str::from_utf8(&text).unwrap_or("");
     let style = MonoTextStyle::new(&FONT_6X10, BinaryColor::On);
     let position = Point::new(PANEL_LEFT, STRENGTH_TOP);
-    Text::with_baseline(text.as_str(), position, style, Baseline::Top).draw(display)?;
+    Text::with_baseline(text, position, style, Baseline::Top).draw(display)?;
     Ok(())
 }
 
@@ -186,36 +186,6 @@ fn truncate_chars(text: &str, max_chars: usize) -> &str {
         .nth(max_chars)
         .map_or(text.len(), |(end, _)| end);
     text.get(..end).unwrap_or(text)
-}
-
-/// A fixed-capacity string for `core::fmt` output; writes past the capacity fail.
-struct TextBuffer<const N: usize> {
-    bytes: [u8; N],
-    len: usize,
-}
-
-impl<const N: usize> TextBuffer<N> {
-    fn new() -> Self {
-        TextBuffer {
-            bytes: [0; N],
-            len: 0,
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        // Only whole `&str`s are appended, so the bytes are UTF-8 up to `len`.
-        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
-    }
-}
-
-impl<const N: usize> fmt::Write for TextBuffer<N> {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        let end = self.len + text.len();
-        let slot = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
-        slot.copy_from_slice(text.as_bytes());
-        self.len = end;
-        Ok(())
-    }
 }
 
 /// A 128x64 one-bit image in memory, one bit per pixel, row-major.

@@ -14,8 +14,8 @@
 
 use cortex_m::peripheral::DWT;
 use cortex_m_rt::entry;
-use defmt::Debug2Format;
 use defmt_rtt as _;
+use display_interface::DisplayError;
 use firmware::render::draw_result;
 use firmware::{Engine, Model, error, info, warn};
 use panic_probe as _;
@@ -81,7 +81,7 @@ fn main() -> ! {
         Err(failure) => {
             warn!(
                 "no SSD1306 display found, logging only: {}",
-                Debug2Format(&failure)
+                display_error_name(&failure)
             );
             false
         }
@@ -144,10 +144,25 @@ where
         Err(failure) => {
             error!(
                 "display failed, logging only from now on: {}",
-                Debug2Format(&failure)
+                display_error_name(&failure)
             );
             false
         }
+    }
+}
+
+/// Returns the name of a display error's variant. Logging the error with `defmt::Debug2Format`
+/// would link `core::fmt`, which nothing else in the program needs.
+fn display_error_name(error: &DisplayError) -> &'static str {
+    match error {
+        DisplayError::InvalidFormatError => "InvalidFormatError",
+        DisplayError::BusWriteError => "BusWriteError",
+        DisplayError::DCError => "DCError",
+        DisplayError::CSError => "CSError",
+        DisplayError::DataFormatNotImplemented => "DataFormatNotImplemented",
+        DisplayError::RSError => "RSError",
+        DisplayError::OutOfBoundsError => "OutOfBoundsError",
+        _ => "unknown display error",
     }
 }
 
