@@ -1,12 +1,16 @@
-//! Integer kernels: requantization, dot products, convolution, dense layers and the projection.
+//! Integer kernels: requantization, dot products, dense layers, the projection, and the entry
+//! points of the layers ([`run_layer`]); the convolution itself is in the `conv` module.
 //!
 //! Every kernel checks its buffer lengths once on entry and returns
-//! [`EngineError::BufferTooSmall`] instead of panicking. The inner loops run over contiguous
-//! int8 rows with safe slice iterators, so they carry no bounds checks.
+//! [`EngineError::BufferTooSmall`] instead of panicking. Each layer first copies its input into
+//! the scratch buffer in the form its inner loops read (padded, or widened to 16-bit lanes, see
+//! the `simd` module), so a layer may write its output over its own input.
 
-use model_format::{ChannelParams, Layer, LayerKind, Projection, Requantization, TensorShape};
+use model_format::{ChannelParams, Layer, Projection, Requantization};
 
 use crate::EngineError;
+use crate::conv::{ConvPlan, StagedConv};
+use crate::simd::{dot_rows, widen_row};
 
 /// Requantizes an int32 accumulator to int8 with one rounding step.
 ///
@@ -106,279 +110,337 @@ fn dot4(acc: i32, weights: &[u8; 4], inputs: &[i8; 4]) -> i32 {
     acc
 }
 
-/// Computes [`dot`] of `inputs` with two weight rows, over the common length of all three.
-#[inline]
-fn dot_pair(weights: [&[u8]; 2], inputs: &[i8]) -> [i32; 2] {
-    let len = weights[0].len().min(weights[1].len()).min(inputs.len());
-    let (first_quads, first_tail) = weights[0][..len].as_chunks::<4>();
-    let (second_quads, second_tail) = weights[1][..len].as_chunks::<4>();
-    let (input_quads, input_tail) = inputs[..len].as_chunks::<4>();
-
-    let mut acc = [0i32; 2];
-    let quads = first_quads.iter().zip(second_quads).zip(input_quads);
-    for ((first, second), x) in quads {
-        acc = dot4_pair(acc, [first, second], x);
-    }
-    let tails = first_tail.iter().zip(second_tail).zip(input_tail);
-    for ((&first, &second), &x) in tails {
-        acc[0] = acc[0].wrapping_add(i32::from(first as i8) * i32::from(x));
-        acc[1] = acc[1].wrapping_add(i32::from(second as i8) * i32::from(x));
-    }
-    acc
-}
-
-/// Returns [`dot4`] of the same four inputs with two weight rows.
-#[cfg(not(arm_dsp))]
-#[inline(always)]
-fn dot4_pair(acc: [i32; 2], weights: [&[u8; 4]; 2], inputs: &[i8; 4]) -> [i32; 2] {
-    [
-        dot4(acc[0], weights[0], inputs),
-        dot4(acc[1], weights[1], inputs),
-    ]
-}
-
-/// Returns [`dot4`] of the same four inputs with two weight rows, with `SXTB16` and `SMLAD` as
-/// in the single-row version. The inputs are sign-extended once for both rows, so four products cost
-/// five instructions per row instead of six, and the caller loads each input word once.
-#[cfg(arm_dsp)]
-#[inline(always)]
-#[allow(unsafe_code)]
-fn dot4_pair(acc: [i32; 2], weights: [&[u8; 4]; 2], inputs: &[i8; 4]) -> [i32; 2] {
-    let first = u32::from_le_bytes(*weights[0]);
-    let second = u32::from_le_bytes(*weights[1]);
-    let inputs = u32::from_le_bytes(inputs.map(|x| x as u8));
-    let [mut first_acc, mut second_acc] = acc;
-    // Safety: as in `dot4`, the instructions only read and write the registers named below and
-    // exist on every Armv7E-M core. `SMLAD` may set the Q flag, which the block does not claim
-    // to preserve.
-    unsafe {
-        core::arch::asm!(
-            "sxtb16 {x_even}, {x}",
-            "sxtb16 {x}, {x}, ror #8",
-            "sxtb16 {w_even}, {w0}",
-            "smlad {acc0}, {w_even}, {x_even}, {acc0}",
-            "sxtb16 {w0}, {w0}, ror #8",
-            "smlad {acc0}, {w0}, {x}, {acc0}",
-            "sxtb16 {w_even}, {w1}",
-            "smlad {acc1}, {w_even}, {x_even}, {acc1}",
-            "sxtb16 {w1}, {w1}, ror #8",
-            "smlad {acc1}, {w1}, {x}, {acc1}",
-            x = inout(reg) inputs => _,
-            w0 = inout(reg) first => _,
-            w1 = inout(reg) second => _,
-            x_even = out(reg) _,
-            w_even = out(reg) _,
-            acc0 = inout(reg) first_acc,
-            acc1 = inout(reg) second_acc,
-            options(pure, nomem, nostack),
-        );
-    }
-    [first_acc, second_acc]
-}
-
-fn check_len(needed: usize, available: usize) -> Result<(), EngineError> {
+pub(crate) fn check_len(needed: usize, available: usize) -> Result<(), EngineError> {
     if available < needed {
         return Err(EngineError::BufferTooSmall { needed, available });
     }
     Ok(())
 }
 
-/// Runs one layer from `input` into `output`. `patch` is scratch space for convolutions, of at
-/// least the layer's fan-in; dense layers do not use it.
+/// Number of `i8` elements of scratch space that [`run_layer`] needs for `layer`: the padded
+/// input and a block of widened patches and weights of a convolution, or the widened input of
+/// a dense layer.
+pub fn layer_scratch_len(layer: &Layer<'_>) -> usize {
+    match ConvPlan::new(layer) {
+        Some(plan) => plan.scratch_len(),
+        None => scratch_len(0, dense_word_len(layer.fan_in())),
+    }
+}
+
+/// Runs one layer from `input` into `output`, with `scratch` of at least
+/// [`layer_scratch_len`] elements as working memory.
 ///
 /// # Errors
 ///
-/// [`EngineError::BufferTooSmall`] when `input`, `patch` or `output` is shorter than the layer
-/// needs.
+/// [`EngineError::BufferTooSmall`] when `input`, `scratch` or `output` is shorter than the
+/// layer needs.
 pub fn run_layer(
     layer: &Layer<'_>,
     input: &[i8],
-    patch: &mut [i8],
+    scratch: &mut [i8],
     output: &mut [i8],
 ) -> Result<(), EngineError> {
-    match layer.kind {
-        LayerKind::Conv2d {
-            kernel,
-            stride,
-            padding,
-        } => {
-            let geometry = ConvGeometry::new(layer.input_shape, kernel, stride, padding);
-            conv2d(layer, &geometry, input, patch, output)
-        }
-        LayerKind::Dense => dense(layer, input, output),
-    }
-}
-
-/// Kernel, stride and padding of a convolution as `usize` / `isize`, `[vertical, horizontal]`.
-struct ConvGeometry {
-    input: TensorShape,
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    padding: [isize; 2],
-}
-
-impl ConvGeometry {
-    fn new(input: TensorShape, kernel: [u8; 2], stride: [u8; 2], padding: [u8; 2]) -> Self {
-        ConvGeometry {
-            input,
-            kernel: kernel.map(usize::from),
-            stride: stride.map(usize::from),
-            padding: padding.map(isize::from),
-        }
-    }
-}
-
-/// 2-D convolution by im2col: for each output position, gather the receptive field into `patch`
-/// in `[in][kernel_h][kernel_w]` order (the order of a weight row) and take one dot product per
-/// output channel.
-///
-/// # Shapes
-///
-/// - `input`: `[in, height, width]`
-/// - `patch`: `in * kernel_h * kernel_w`
-/// - `output`: `[out, out_height, out_width]`
-fn conv2d(
-    layer: &Layer<'_>,
-    geometry: &ConvGeometry,
-    input: &[i8],
-    patch: &mut [i8],
-    output: &mut [i8],
-) -> Result<(), EngineError> {
-    let out_shape = layer.output_shape;
-    let plane_len = out_shape.height * out_shape.width;
     check_len(layer.input_shape.len(), input.len())?;
-    check_len(layer.fan_in(), patch.len())?;
-    check_len(out_shape.len(), output.len())?;
-    let patch = &mut patch[..layer.fan_in()];
-
-    for out_y in 0..out_shape.height {
-        let top = (out_y * geometry.stride[0]) as isize - geometry.padding[0];
-        for out_x in 0..out_shape.width {
-            let left = (out_x * geometry.stride[1]) as isize - geometry.padding[1];
-            gather_patch(geometry, input, top, left, layer.input_zero_point, patch);
-
-            // Output element (channel, out_y, out_x) lives at channel * plane_len + position.
-            let position = out_y * out_shape.width + out_x;
-            let outputs = output.iter_mut().skip(position).step_by(plane_len.max(1));
-            compute_channels(layer, patch, outputs);
-        }
-    }
-    Ok(())
+    check_len(layer.output_shape.len(), output.len())?;
+    stage_input(layer, &input[..layer.input_shape.len()], scratch)?.compute(layer, output)
 }
 
-/// Copies the receptive field whose top-left corner is `(top, left)` (negative inside the
-/// padding) into `patch`, writing `zero_point` for every padded position.
-fn gather_patch(
-    geometry: &ConvGeometry,
+/// Runs one layer on the tensor at the start of `tensor` and writes its output over it. Every
+/// layer copies its input into `scratch` before it writes, so one activation buffer suffices.
+pub(crate) fn run_layer_in_place(
+    layer: &Layer<'_>,
+    tensor: &mut [i8],
+    scratch: &mut [i8],
+) -> Result<(), EngineError> {
+    let input_len = layer.input_shape.len();
+    let output_len = layer.output_shape.len();
+    check_len(input_len.max(output_len), tensor.len())?;
+    let staged = stage_input(layer, &tensor[..input_len], scratch)?;
+    staged.compute(layer, &mut tensor[..output_len])
+}
+
+/// A layer input copied into the scratch buffer in the form its kernel reads.
+enum StagedInput<'s> {
+    Conv(StagedConv<'s>),
+    /// The widened input of a dense layer: the words `[even, odd]` of each group of four.
+    Dense(&'s [u32]),
+}
+
+fn stage_input<'s>(
+    layer: &Layer<'_>,
     input: &[i8],
-    top: isize,
-    left: isize,
-    zero_point: i8,
-    patch: &mut [i8],
-) {
-    let TensorShape { height, width, .. } = geometry.input;
-    let [kernel_h, kernel_w] = geometry.kernel;
-
-    // The columns of the window that lie inside the input, as patch-row and input-row ranges.
-    let first = (-left).clamp(0, kernel_w as isize) as usize;
-    let last = (width as isize - left).clamp(first as isize, kernel_w as isize) as usize;
-    let input_first = (left + first as isize).max(0) as usize;
-    let input_last = input_first + (last - first);
-
-    let mut patch_rows = patch.chunks_exact_mut(kernel_w);
-    for plane in input.chunks_exact(height * width) {
-        for ky in 0..kernel_h {
-            let Some(patch_row) = patch_rows.next() else {
-                return;
-            };
-            let y = top + ky as isize;
-            let input_row = usize::try_from(y)
-                .ok()
-                .filter(|&y| y < height)
-                .and_then(|y| plane.get(y * width..(y + 1) * width));
-            let Some(input_row) = input_row else {
-                patch_row.fill(zero_point);
-                continue;
-            };
-
-            let (left_padding, rest) = patch_row.split_at_mut(first);
-            let (inside, right_padding) = rest.split_at_mut(last - first);
-            // Most windows need no padding, and skipping the empty fills saves two `memset`
-            // calls per row.
-            if !left_padding.is_empty() {
-                left_padding.fill(zero_point);
-            }
-            if let Some(source) = input_row.get(input_first..input_last) {
-                copy_short(inside, source);
-            }
-            if !right_padding.is_empty() {
-                right_padding.fill(zero_point);
-            }
+    scratch: &'s mut [i8],
+) -> Result<StagedInput<'s>, EngineError> {
+    match ConvPlan::new(layer) {
+        Some(plan) => Ok(StagedInput::Conv(plan.stage(
+            input,
+            layer.input_zero_point,
+            scratch,
+        )?)),
+        None => {
+            check_len(layer.fan_in(), input.len())?;
+            let (_, words) = split_scratch(scratch, 0, dense_word_len(layer.fan_in()))?;
+            widen_row(&input[..layer.fan_in()], words);
+            Ok(StagedInput::Dense(words))
         }
     }
 }
 
-/// Copies `source` into `destination` (of the same length). Kernel rows are a few bytes long,
-/// and for them a word copy is much cheaper than a call of `memcpy`.
-#[inline(always)]
-fn copy_short(destination: &mut [i8], source: &[i8]) {
-    match (destination.len(), source.len()) {
-        (4, 4) => {
-            let mut word = [0i8; 4];
-            word.copy_from_slice(source);
-            destination.copy_from_slice(&word);
+impl StagedInput<'_> {
+    fn compute(self, layer: &Layer<'_>, output: &mut [i8]) -> Result<(), EngineError> {
+        match self {
+            StagedInput::Conv(conv) => conv.compute(layer, output),
+            StagedInput::Dense(inputs) => dense(layer, inputs, output),
         }
-        (3, 3) => {
-            destination[0] = source[0];
-            destination[1] = source[1];
-            destination[2] = source[2];
-        }
-        _ => destination.copy_from_slice(source),
     }
 }
 
-/// Fully connected layer over the whole input tensor.
+/// Words of the widened input of a dense layer: two per group of four values.
+fn dense_word_len(fan_in: usize) -> usize {
+    2 * fan_in.div_ceil(4)
+}
+
+/// Returns the `i8` scratch length that holds `byte_len` bytes followed by `word_len`
+/// word-aligned `u32` words, whatever the alignment of the buffer.
+pub(crate) fn scratch_len(byte_len: usize, word_len: usize) -> usize {
+    byte_len + (align_of::<u32>() - 1) + size_of::<u32>() * word_len
+}
+
+/// Splits `scratch` into `byte_len` bytes and the following `word_len` aligned words.
+///
+/// # Errors
+///
+/// [`EngineError::BufferTooSmall`] when `scratch` is shorter than
+/// [`scratch_len`]`(byte_len, word_len)`.
+#[allow(unsafe_code)]
+pub(crate) fn split_scratch(
+    scratch: &mut [i8],
+    byte_len: usize,
+    word_len: usize,
+) -> Result<(&mut [i8], &mut [u32]), EngineError> {
+    check_len(scratch_len(byte_len, word_len), scratch.len())?;
+    let (bytes, rest) = scratch.split_at_mut(byte_len);
+    let misalignment = rest.as_ptr() as usize % align_of::<u32>();
+    let skip = (align_of::<u32>() - misalignment) % align_of::<u32>();
+    let aligned = &mut rest[skip..skip + size_of::<u32>() * word_len];
+    // Safety: `aligned` is aligned for `u32` (the skip above) and exactly `word_len` words
+    // long, and it is borrowed mutably for the lifetime of the result, so nothing else can
+    // reach its bytes. Every bit pattern is a valid `u32`, and the bytes were initialized as
+    // `i8`.
+    let words =
+        unsafe { core::slice::from_raw_parts_mut(aligned.as_mut_ptr().cast::<u32>(), word_len) };
+    Ok((bytes, words))
+}
+
+/// Fully connected layer over the whole input tensor, two output channels per pass.
 ///
 /// # Shapes
 ///
-/// - `input`: `in_features` (any `[c, h, w]` tensor, flattened in storage order)
+/// - `inputs`: the widened input of `in_features` values (`[c, h, w]` flattened in storage
+///   order)
 /// - `output`: `out_features`
-fn dense(layer: &Layer<'_>, input: &[i8], output: &mut [i8]) -> Result<(), EngineError> {
-    check_len(layer.fan_in(), input.len())?;
+fn dense(layer: &Layer<'_>, inputs: &[u32], output: &mut [i8]) -> Result<(), EngineError> {
+    check_len(dense_word_len(layer.fan_in()), inputs.len())?;
     check_len(layer.output_shape.len(), output.len())?;
-    let input = &input[..layer.fan_in()];
-
-    compute_channels(layer, input, output.iter_mut());
-    Ok(())
-}
-
-/// Writes each output channel of `layer` for one input vector (a dense layer's input or a
-/// convolution's patch) into the next of `outputs`: the bias plus the dot product with the
-/// channel's weight row, requantized with its activation. Channels go in pairs through
-/// [`dot_pair`], which reads each input word once for both.
-fn compute_channels<'o>(
-    layer: &Layer<'_>,
-    inputs: &[i8],
-    mut outputs: impl Iterator<Item = &'o mut i8>,
-) {
     let zero_point = layer.output_zero_point;
     let mut channels = layer.channels().zip(layer.weight_rows());
+    let mut outputs = output.iter_mut();
     while let Some((first, first_weights)) = channels.next() {
-        let Some(first_slot) = outputs.next() else {
-            return;
-        };
-        let Some((second, second_weights)) = channels.next() else {
-            let acc = first.bias.wrapping_add(dot(first_weights, inputs));
-            *first_slot = activate(acc, &first, zero_point);
-            return;
-        };
+        let second = channels.next();
+        // Without a second channel the first row is used twice and the copy is dropped.
+        let second_weights = second.map_or(first_weights, |(_, weights)| weights);
+        let bias = [first.bias, second.map_or(0, |(params, _)| params.bias)];
+        let acc = dot_rows([first_weights, second_weights], inputs, bias);
 
-        let [first_dot, second_dot] = dot_pair([first_weights, second_weights], inputs);
-        *first_slot = activate(first.bias.wrapping_add(first_dot), &first, zero_point);
-        let Some(second_slot) = outputs.next() else {
+        let Some(first_slot) = outputs.next() else {
+            return Ok(());
+        };
+        *first_slot = OutputStage::new(&first, zero_point).apply(acc[0]);
+        if let (Some((params, _)), Some(slot)) = (second, outputs.next()) {
+            *slot = OutputStage::new(&params, zero_point).apply(acc[1]);
+        }
+    }
+    Ok(())
+}
+
+/// The requantization and activation of one output channel, prepared once per channel: the
+/// bias and, for shifts in the range of [`Rescale`], the multiply-add-shift form of both
+/// multipliers. Other channels fall back to [`activate`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OutputStage {
+    pub(crate) bias: i32,
+    /// `[positive, negative]`, or `None` when a shift lies outside the range of [`Rescale`].
+    rescale: Option<[Rescale; 2]>,
+    channel: ChannelParams,
+    zero_point: i8,
+}
+
+impl OutputStage {
+    pub(crate) fn new(channel: &ChannelParams, zero_point: i8) -> Self {
+        let positive = Rescale::new(channel.positive, zero_point);
+        let negative = Rescale::new(channel.negative, zero_point);
+        OutputStage {
+            bias: channel.bias,
+            rescale: positive
+                .zip(negative)
+                .map(|(positive, negative)| [positive, negative]),
+            channel: *channel,
+            zero_point,
+        }
+    }
+
+    /// Returns [`activate`]`(acc, channel, zero_point)`.
+    #[inline(always)]
+    pub(crate) fn apply(&self, acc: i32) -> i8 {
+        match &self.rescale {
+            Some(rescale) => rescale.apply_signed(acc),
+            None => activate_cold(acc, &self.channel, self.zero_point),
+        }
+    }
+
+    /// Prepares two channels that are computed together; a missing second channel gets a
+    /// zero bias and a stage whose outputs the caller drops.
+    pub(crate) fn pair(
+        first: &ChannelParams,
+        second: Option<ChannelParams>,
+        zero_point: i8,
+    ) -> OutputPair {
+        let first = OutputStage::new(first, zero_point);
+        let second = second.map_or(first, |second| OutputStage::new(&second, zero_point));
+        let bias = [first.bias, second.bias];
+        let rescale = first.rescale.zip(second.rescale).map(|(a, b)| [a, b]);
+        OutputPair {
+            bias,
+            rescale,
+            stages: [first, second],
+        }
+    }
+}
+
+#[inline(never)]
+#[cold]
+fn activate_cold(acc: i32, channel: &ChannelParams, zero_point: i8) -> i8 {
+    activate(acc, channel, zero_point)
+}
+
+/// The output stages of two channels computed together.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OutputPair {
+    pub(crate) bias: [i32; 2],
+    /// `[channel][acc < 0]`, when both channels have the fast form.
+    rescale: Option<[[Rescale; 2]; 2]>,
+    stages: [OutputStage; 2],
+}
+
+impl OutputPair {
+    /// Returns the requantization of both channels as the table of [`crate::simd::SlotJob`],
+    /// or `None` when a channel has no fast form.
+    #[cfg(arm_dsp)]
+    pub(crate) fn table(&self) -> Option<[[[i32; 4]; 2]; 2]> {
+        let rescale = self.rescale.as_ref()?;
+        Some(rescale.map(|channel| {
+            channel.map(|rescale| [rescale.multiplier, rescale.offset, rescale.shift as i32, 0])
+        }))
+    }
+
+    /// Writes the outputs of positions `index` and `index + 1` of both channel rows, from the
+    /// accumulators `[first channel x 2 positions, second channel x 2 positions]`. Positions
+    /// past the end of a row are skipped, so an empty row drops its outputs.
+    #[inline(always)]
+    pub(crate) fn store(&self, rows: &mut [&mut [i8]; 2], index: usize, acc: [i32; 4]) {
+        let Some([first, second]) = &self.rescale else {
+            self.store_exact(rows, index, acc);
             return;
         };
-        *second_slot = activate(second.bias.wrapping_add(second_dot), &second, zero_point);
+        let [first_row, second_row] = rows;
+        store_two(
+            first_row,
+            index,
+            [first.apply_signed(acc[0]), first.apply_signed(acc[1])],
+        );
+        store_two(
+            second_row,
+            index,
+            [second.apply_signed(acc[2]), second.apply_signed(acc[3])],
+        );
+    }
+
+    #[inline(never)]
+    fn store_exact(&self, rows: &mut [&mut [i8]; 2], index: usize, acc: [i32; 4]) {
+        let [first_row, second_row] = rows;
+        let [first, second] = &self.stages;
+        store_two(first_row, index, [first.apply(acc[0]), first.apply(acc[1])]);
+        store_two(
+            second_row,
+            index,
+            [second.apply(acc[2]), second.apply(acc[3])],
+        );
+    }
+}
+
+/// Writes `values` to `row[index]` and `row[index + 1]`, skipping positions past the end.
+#[inline(always)]
+fn store_two(row: &mut [i8], index: usize, values: [i8; 2]) {
+    match row.get_mut(index..index + 2) {
+        Some(pair) => pair.copy_from_slice(&values),
+        None => {
+            if let Some(slot) = row.get_mut(index) {
+                *slot = values[0];
+            }
+        }
+    }
+}
+
+/// The [`Rescale`] of a channel's positive and negative multipliers.
+trait SignedRescale {
+    /// Applies the rescale that the sign of `acc` selects.
+    fn apply_signed(&self, acc: i32) -> i8;
+}
+
+impl SignedRescale for [Rescale; 2] {
+    #[inline(always)]
+    fn apply_signed(&self, acc: i32) -> i8 {
+        self[(acc as u32 >> 31) as usize].apply(acc)
+    }
+}
+
+/// [`requantize`] for requantization shifts 2..=24 as one 32x32 -> high 32-bit multiply, one
+/// addition and one arithmetic shift: `(high32(acc * multiplier) + offset) >> (t + 1)` with
+/// `t = requantization.shift - 2` and `offset = (1 + 2 * zero_point) << t`, then the clamp.
+///
+/// With `n = 31 + requantization.shift = 33 + t`, `requantize` computes
+/// `floor(p / 2^n + 1/2) + zero_point` for the product `p`. Flooring `p` to `high32(p) =
+/// floor(p / 2^32)` first changes nothing, because floors of floors by powers of two compose,
+/// and adding `zero_point * 2^(t + 1)` before the last floor adds `zero_point` after it. The
+/// sum never overflows: `|high32(p)| <= 2^30` and `|offset| <= 255 * 2^22 < 2^30`.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+struct Rescale {
+    multiplier: i32,
+    offset: i32,
+    shift: u32,
+}
+
+impl Rescale {
+    /// Prepares `requantization` with the output zero point, or returns `None` when its shift
+    /// lies outside 2..=24.
+    fn new(requantization: Requantization, zero_point: i8) -> Option<Rescale> {
+        let shift = requantization.shift;
+        if !(2..=24).contains(&shift) {
+            return None;
+        }
+        let t = (shift - 2) as u32;
+        Some(Rescale {
+            multiplier: requantization.multiplier,
+            offset: (1 + 2 * i32::from(zero_point)) << t,
+            shift: t + 1,
+        })
+    }
+
+    #[inline(always)]
+    fn apply(&self, acc: i32) -> i8 {
+        let high = ((i64::from(acc) * i64::from(self.multiplier)) >> 32) as i32;
+        ((high + self.offset) >> self.shift).clamp(-128, 127) as i8
     }
 }
 

@@ -38,9 +38,9 @@
 //! # fn run(file: &[u8], image: &[u8; 784]) -> Result<(), firmware::EngineError> {
 //! let model = Model::parse(file).map_err(firmware::EngineError::Format)?;
 //! let engine = Engine::new(model);
-//! // At least `engine.scratch_len()` elements: 6,560 for the MNIST012 encoder and 22,656 for
+//! // At least `engine.scratch_len()` elements: 17,478 for the MNIST012 encoder and 33,926 for
 //! // the FashionMNIST one.
-//! let mut scratch = [0i8; 24 * 1024];
+//! let mut scratch = [0i8; 34 * 1024];
 //! let assignment = engine.assign(image, &mut scratch)?;
 //! # let _ = assignment.line(0);
 //! # Ok(())
@@ -53,15 +53,17 @@
 #[cfg(test)]
 extern crate std;
 
+mod conv;
 pub mod fmt;
 mod kernels;
 pub mod membership;
 #[cfg(feature = "render")]
 pub mod render;
+mod simd;
 #[cfg(test)]
 mod tests;
 
-pub use kernels::{activate, dot, project, requantize, run_layer};
+pub use kernels::{activate, dot, layer_scratch_len, project, requantize, run_layer};
 pub use membership::{Assignment, AssignmentLine};
 pub use model_format::{FormatError, MAX_CLUSTERS, Model};
 
@@ -120,12 +122,22 @@ impl core::fmt::Display for EngineError {
 #[derive(Clone, Copy, Debug)]
 pub struct Engine<'a> {
     model: Model<'a>,
+    /// The largest [`layer_scratch_len`] of the model's layers.
+    layer_scratch_len: usize,
 }
 
 impl<'a> Engine<'a> {
     /// Creates an engine for `model`.
     pub fn new(model: Model<'a>) -> Self {
-        Engine { model }
+        let layer_scratch_len = model
+            .layers()
+            .map(|layer| layer_scratch_len(&layer))
+            .max()
+            .unwrap_or(0);
+        Engine {
+            model,
+            layer_scratch_len,
+        }
     }
 
     /// Returns the model this engine runs.
@@ -133,10 +145,11 @@ impl<'a> Engine<'a> {
         &self.model
     }
 
-    /// Number of `i8` elements the scratch buffer needs: two activation buffers of the largest
-    /// tensor, used in turn as layer input and output, and one convolution patch.
+    /// Number of `i8` elements the scratch buffer needs: one activation buffer of the largest
+    /// tensor, which each layer reads and then overwrites with its output, and the working
+    /// memory of the most demanding layer ([`layer_scratch_len`]).
     pub fn scratch_len(&self) -> usize {
-        2 * self.model.max_tensor_len() + self.model.max_patch_len()
+        self.model.max_tensor_len() + self.layer_scratch_len
     }
 
     /// Runs the encoder layers and returns the int8 feature vector, which lies in `scratch`.
@@ -164,22 +177,19 @@ impl<'a> Engine<'a> {
             .get_mut(..needed)
             .ok_or(EngineError::ScratchTooSmall { needed, available })?;
 
-        let max_tensor_len = self.model.max_tensor_len();
-        let (mut current, rest) = scratch.split_at_mut(max_tensor_len);
-        let (mut next, patch) = rest.split_at_mut(max_tensor_len);
+        let (tensor, layer_scratch) = scratch.split_at_mut(self.model.max_tensor_len());
 
         // u8 pixel p -> int8 p - 128: flipping the top bit is that subtraction.
-        for (value, &pixel) in current.iter_mut().zip(image) {
+        for (value, &pixel) in tensor.iter_mut().zip(image) {
             *value = (pixel ^ 0x80) as i8;
         }
 
         let mut len = input_len;
         for layer in self.model.layers() {
-            run_layer(&layer, &current[..len], patch, next)?;
+            kernels::run_layer_in_place(&layer, tensor, layer_scratch)?;
             len = layer.output_shape.len();
-            core::mem::swap(&mut current, &mut next);
         }
-        Ok(&current[..len])
+        Ok(&tensor[..len])
     }
 
     /// Computes the first `scores.len()` entries (at most the latent size) of the score vector

@@ -10,7 +10,9 @@ use model_format::{
 };
 
 use crate::membership::{cosine_distance, memberships};
-use crate::{Assignment, Engine, EngineError, activate, dot, requantize, run_layer};
+use crate::{
+    Assignment, Engine, EngineError, activate, dot, layer_scratch_len, requantize, run_layer,
+};
 
 /// Xorshift64: seeded test data without a `rand` dependency.
 struct Xorshift(u64);
@@ -571,9 +573,9 @@ fn conv2d_matches_f64_reference() {
         let bytes = single_layer_model(&layer, shape16, out_channels * out_h * out_w);
         let model = Model::parse(&bytes).unwrap();
         let parsed = model.layers().next().unwrap();
-        let mut patch = vec![0i8; parsed.fan_in()];
+        let mut scratch = vec![0i8; layer_scratch_len(&parsed)];
         let mut output = vec![0i8; expected.len()];
-        run_layer(&parsed, &input, &mut patch, &mut output).unwrap();
+        run_layer(&parsed, &input, &mut scratch, &mut output).unwrap();
         assert_within_one_step(&output, &expected, &std::format!("conv case {index}"));
     }
 }
@@ -613,8 +615,9 @@ fn dense_matches_f64_reference() {
         let bytes = single_layer_model(&layer, [1, 1, in_features as u16], out_features);
         let model = Model::parse(&bytes).unwrap();
         let parsed = model.layers().next().unwrap();
+        let mut scratch = vec![0i8; layer_scratch_len(&parsed)];
         let mut output = vec![0i8; out_features];
-        run_layer(&parsed, &input, &mut [], &mut output).unwrap();
+        run_layer(&parsed, &input, &mut scratch, &mut output).unwrap();
         assert_within_one_step(&output, &expected, &std::format!("dense case {case}"));
     }
 }
@@ -634,9 +637,10 @@ fn kernels_reject_short_buffers() {
     let parsed = model.layers().next().unwrap();
 
     let input = [0i8; 16];
-    let mut patch = [0i8; 9];
+    let needed = layer_scratch_len(&parsed);
+    let mut scratch = vec![0i8; needed];
     let mut output = [0i8; 32];
-    let short_input = run_layer(&parsed, &input[..15], &mut patch, &mut output);
+    let short_input = run_layer(&parsed, &input[..15], &mut scratch, &mut output);
     assert_eq!(
         short_input,
         Err(EngineError::BufferTooSmall {
@@ -644,15 +648,15 @@ fn kernels_reject_short_buffers() {
             available: 15
         })
     );
-    let short_patch = run_layer(&parsed, &input, &mut patch[..8], &mut output);
+    let short_scratch = run_layer(&parsed, &input, &mut scratch[..needed - 1], &mut output);
     assert_eq!(
-        short_patch,
+        short_scratch,
         Err(EngineError::BufferTooSmall {
-            needed: 9,
-            available: 8
+            needed,
+            available: needed - 1
         })
     );
-    let short_output = run_layer(&parsed, &input, &mut patch, &mut output[..31]);
+    let short_output = run_layer(&parsed, &input, &mut scratch, &mut output[..31]);
     assert_eq!(
         short_output,
         Err(EngineError::BufferTooSmall {
@@ -660,6 +664,492 @@ fn kernels_reject_short_buffers() {
             available: 31
         })
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layers against exact integer references
+
+/// Requantization shifts the tests draw from: the range of the fast form (2..=24) and both
+/// sides of it, where the kernels fall back to `activate`.
+const TEST_SHIFTS: [i8; 14] = [-30, -3, 0, 1, 2, 3, 7, 9, 12, 20, 24, 25, 28, 31];
+
+fn random_requantization(rng: &mut Xorshift, shifts: &[i8]) -> Requantization {
+    let multiplier = match rng.next() % 8 {
+        0 => 0,
+        1 => i32::MAX,
+        _ => (1 << 30) + (rng.next() % (1 << 30)) as i32,
+    };
+    let shift = shifts[(rng.next() % shifts.len() as u64) as usize];
+    Requantization { multiplier, shift }
+}
+
+/// A layer with random integer parameters: any weights, biases, multipliers and shifts the
+/// format accepts, not only those a quantizer would write.
+fn random_layer_spec(
+    kind: LayerKind,
+    in_channels: usize,
+    out_channels: usize,
+    fan_in: usize,
+    shifts: &[i8],
+    rng: &mut Xorshift,
+) -> LayerSpec {
+    let leaky = rng.next().is_multiple_of(2);
+    let channels = (0..out_channels)
+        .map(|_| {
+            let positive = random_requantization(rng, shifts);
+            ChannelParams {
+                bias: (rng.next() % (1 << 21)) as i32 - (1 << 20),
+                weight_scale: 0.01,
+                positive,
+                negative: if leaky {
+                    random_requantization(rng, shifts)
+                } else {
+                    positive
+                },
+            }
+        })
+        .collect();
+    LayerSpec {
+        kind,
+        activation: if leaky {
+            Activation::LeakyRelu { alpha: 0.2 }
+        } else {
+            Activation::None
+        },
+        in_channels: in_channels as u16,
+        out_channels: out_channels as u16,
+        output_scale: 0.05,
+        output_zero_point: rng.int8(),
+        channels,
+        weights: (0..out_channels * fan_in).map(|_| rng.int8()).collect(),
+    }
+}
+
+/// Builds a model whose second layer is `layer` and returns its bytes. The first layer, a 1x1
+/// convolution from one channel to `shape[0]`, only sets the input zero point of `layer`,
+/// which is the first layer's output zero point `input_zero_point`.
+fn model_with_second_layer(shape: [usize; 3], input_zero_point: i8, layer: LayerSpec) -> Vec<u8> {
+    let [channels, height, width] = shape;
+    let output_len = match layer.kind {
+        LayerKind::Dense => usize::from(layer.out_channels),
+        LayerKind::Conv2d {
+            kernel,
+            stride,
+            padding,
+        } => {
+            let side = |input: usize, axis: usize| {
+                (input + 2 * usize::from(padding[axis]) - usize::from(kernel[axis]))
+                    / usize::from(stride[axis])
+                    + 1
+            };
+            usize::from(layer.out_channels) * side(height, 0) * side(width, 1)
+        }
+    };
+    let mut rng = Xorshift(0x5EED_1000);
+    let mut first = random_layer_spec(
+        LayerKind::Conv2d {
+            kernel: [1, 1],
+            stride: [1, 1],
+            padding: [0, 0],
+        },
+        1,
+        channels,
+        1,
+        &[8],
+        &mut rng,
+    );
+    first.output_zero_point = input_zero_point;
+    let spec = ModelSpec {
+        input_shape: [1, height as u16, width as u16],
+        input_scale: 1.0 / 255.0,
+        uncertain_threshold: 0.5,
+        layers: vec![first, layer],
+        projection: ProjectionSpec {
+            rows: vec![ProjectionRow {
+                bias: 0,
+                score_scale: 1.0,
+            }],
+            weights: vec![1; output_len],
+        },
+        cluster_codes: vec![1.0, -1.0],
+        cluster_names: vec!["a".to_string(), "b".to_string()],
+        prototypes: vec![0; 2 * height * width],
+    };
+    spec.to_bytes().unwrap()
+}
+
+/// The straightforward integer definition of a layer: for each output, the bias plus the
+/// products of the weights with the inputs, which are the input zero point inside the
+/// padding of a convolution, then `activate`.
+fn reference_layer(layer: &model_format::Layer<'_>, input: &[i8]) -> Vec<i8> {
+    let zero_point = layer.input_zero_point;
+    let [channels, height, width] = [
+        layer.input_shape.channels,
+        layer.input_shape.height,
+        layer.input_shape.width,
+    ];
+    let out = layer.output_shape;
+    let mut output = Vec::with_capacity(out.len());
+    for (params, weights) in layer.channels().zip(layer.weight_rows()) {
+        let weight = |index: usize| i32::from(weights[index] as i8);
+        match layer.kind {
+            LayerKind::Dense => {
+                let products = input
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &x)| weight(i) * i32::from(x));
+                let acc = products.fold(params.bias, i32::wrapping_add);
+                output.push(activate(acc, &params, layer.output_zero_point));
+            }
+            LayerKind::Conv2d {
+                kernel,
+                stride,
+                padding,
+            } => {
+                let [kernel_h, kernel_w] = kernel.map(usize::from);
+                let [stride_y, stride_x] = stride.map(usize::from);
+                let [padding_y, padding_x] = padding.map(isize::from);
+                for out_y in 0..out.height {
+                    for out_x in 0..out.width {
+                        let mut acc = params.bias;
+                        for c in 0..channels {
+                            for ky in 0..kernel_h {
+                                for kx in 0..kernel_w {
+                                    let y = (out_y * stride_y + ky) as isize - padding_y;
+                                    let x = (out_x * stride_x + kx) as isize - padding_x;
+                                    let inside = (0..height as isize).contains(&y)
+                                        && (0..width as isize).contains(&x);
+                                    let value = if inside {
+                                        input[(c * height + y as usize) * width + x as usize]
+                                    } else {
+                                        zero_point
+                                    };
+                                    let index = (c * kernel_h + ky) * kernel_w + kx;
+                                    acc = acc.wrapping_add(weight(index) * i32::from(value));
+                                }
+                            }
+                        }
+                        output.push(activate(acc, &params, layer.output_zero_point));
+                    }
+                }
+            }
+        }
+    }
+    output
+}
+
+/// Runs the second layer of `bytes` with `run_layer`, with the scratch buffer starting at
+/// `offset` bytes into an allocation, and compares it with `reference_layer`.
+fn check_second_layer(bytes: &[u8], rng: &mut Xorshift, offset: usize, what: &str) {
+    let model = Model::parse(bytes).unwrap();
+    let layer = model.layers().nth(1).unwrap();
+    let input: Vec<i8> = (0..layer.input_shape.len()).map(|_| rng.int8()).collect();
+    let expected = reference_layer(&layer, &input);
+
+    let mut scratch = vec![0x55i8; offset + layer_scratch_len(&layer)];
+    let mut output = vec![0i8; layer.output_shape.len()];
+    run_layer(&layer, &input, &mut scratch[offset..], &mut output).unwrap();
+    assert_eq!(output, expected, "{what}");
+}
+
+/// One convolution shape: input `[c, h, w]`, output channels, kernel, stride and padding.
+type ConvShape = ([usize; 3], usize, [u8; 2], [u8; 2], [u8; 2]);
+
+#[test]
+fn conv2d_matches_integer_reference() {
+    let shapes: [ConvShape; 10] = [
+        // The MNIST012 encoder's convolutions.
+        ([1, 28, 28], 16, [4, 4], [2, 2], [1, 1]),
+        ([16, 14, 14], 32, [4, 4], [2, 2], [1, 1]),
+        ([32, 7, 7], 64, [3, 3], [2, 2], [1, 1]),
+        // Odd channel and position counts, kernels 3 and 4 wide, with and without padding.
+        ([3, 7, 5], 5, [3, 3], [1, 1], [1, 1]),
+        ([5, 9, 9], 3, [4, 4], [2, 2], [0, 0]),
+        ([2, 6, 7], 1, [4, 3], [1, 2], [3, 2]),
+        // Other widths: one value per row, two, and rows longer than a word.
+        ([4, 5, 6], 3, [1, 1], [1, 1], [0, 0]),
+        ([3, 8, 8], 2, [2, 2], [2, 2], [1, 1]),
+        ([2, 9, 11], 3, [3, 5], [2, 1], [1, 2]),
+        ([1, 12, 12], 2, [2, 9], [3, 3], [0, 4]),
+    ];
+    let mut rng = Xorshift(0x5EED_1001);
+    for (index, &(shape, out_channels, kernel, stride, padding)) in shapes.iter().enumerate() {
+        let fan_in = shape[0] * usize::from(kernel[0]) * usize::from(kernel[1]);
+        let kind = LayerKind::Conv2d {
+            kernel,
+            stride,
+            padding,
+        };
+        for trial in 0..3 {
+            let layer =
+                random_layer_spec(kind, shape[0], out_channels, fan_in, &TEST_SHIFTS, &mut rng);
+            let bytes = model_with_second_layer(shape, rng.int8(), layer);
+            let what = std::format!("conv shape {index}, trial {trial}");
+            check_second_layer(&bytes, &mut rng, trial, &what);
+        }
+    }
+}
+
+#[test]
+fn conv2d_matches_reference_on_random_shapes() {
+    let mut rng = Xorshift(0x5EED_1002);
+    let mut pick = |values: &[usize]| values[(rng.next() % values.len() as u64) as usize];
+    let mut shapes = Vec::new();
+    for _ in 0..60 {
+        let kernel = [pick(&[1, 2, 3, 4, 5]), pick(&[1, 2, 3, 4, 5])];
+        let padding = [pick(&[0, 1, 2]) % kernel[0], pick(&[0, 1, 2]) % kernel[1]];
+        let shape = [
+            pick(&[1, 2, 3, 5, 8]),
+            kernel[0] + pick(&[0, 1, 2, 5, 9]),
+            kernel[1] + pick(&[0, 1, 3, 6, 10]),
+        ];
+        let stride = [pick(&[1, 2, 3]), pick(&[1, 2, 3])];
+        shapes.push((shape, pick(&[1, 2, 3, 4, 7]), kernel, stride, padding));
+    }
+    let mut rng = Xorshift(0x5EED_1003);
+    for (index, (shape, out_channels, kernel, stride, padding)) in shapes.into_iter().enumerate() {
+        let kernel = kernel.map(|side| side as u8);
+        let fan_in = shape[0] * usize::from(kernel[0]) * usize::from(kernel[1]);
+        let kind = LayerKind::Conv2d {
+            kernel,
+            stride: stride.map(|side| side as u8),
+            padding: padding.map(|side| side as u8),
+        };
+        let layer = random_layer_spec(kind, shape[0], out_channels, fan_in, &TEST_SHIFTS, &mut rng);
+        let bytes = model_with_second_layer(shape, rng.int8(), layer);
+        let what = std::format!("random conv {index}: {shape:?} -> {out_channels}, {kind:?}");
+        check_second_layer(&bytes, &mut rng, index % 4, &what);
+    }
+}
+
+#[test]
+fn conv2d_spans_several_patch_blocks() {
+    // A fan-in of 40 * 16 = 640 takes 1,280 bytes of patches per position, so the 49
+    // positions need several blocks of `PATCH_BLOCK_BYTES`.
+    let kind = LayerKind::Conv2d {
+        kernel: [4, 4],
+        stride: [2, 2],
+        padding: [1, 1],
+    };
+    let positions_per_block = crate::conv::PATCH_BLOCK_BYTES / (2 * 640);
+    assert!(positions_per_block < 49);
+    let mut rng = Xorshift(0x5EED_1004);
+    let layer = random_layer_spec(kind, 40, 5, 640, &[6, 9], &mut rng);
+    let bytes = model_with_second_layer([40, 14, 14], -3, layer);
+    check_second_layer(&bytes, &mut rng, 1, "several blocks");
+}
+
+#[test]
+fn dense_matches_integer_reference() {
+    let mut rng = Xorshift(0x5EED_1005);
+    let shapes = [
+        [1, 1, 1],
+        [1, 1, 5],
+        [3, 2, 2],
+        [1, 1, 16],
+        [2, 3, 5],
+        [1, 1, 33],
+        [64, 4, 4],
+    ];
+    for (index, shape) in shapes.into_iter().enumerate() {
+        let in_features = shape.iter().product();
+        for out_features in [1, 2, 3, 8] {
+            let layer = random_layer_spec(
+                LayerKind::Dense,
+                in_features,
+                out_features,
+                in_features,
+                &TEST_SHIFTS,
+                &mut rng,
+            );
+            let bytes = model_with_second_layer(shape, rng.int8(), layer);
+            let what = std::format!("dense {index}: {in_features} -> {out_features}");
+            check_second_layer(&bytes, &mut rng, out_features % 4, &what);
+        }
+    }
+}
+
+#[test]
+fn output_stage_matches_activate() {
+    let mut rng = Xorshift(0x5EED_1006);
+    let accs = [
+        i32::MIN,
+        i32::MIN + 1,
+        -(1 << 30),
+        -65_537,
+        -1,
+        0,
+        1,
+        65_535,
+        1 << 30,
+        i32::MAX,
+    ];
+    for shift in -30..=31 {
+        for _ in 0..40 {
+            let mut positive = random_requantization(&mut rng, &[shift]);
+            let negative = random_requantization(&mut rng, &[shift, 31 - shift.clamp(0, 31)]);
+            if rng.next().is_multiple_of(8) {
+                positive.multiplier = 1 << 30;
+            }
+            let channel = ChannelParams {
+                bias: 0,
+                weight_scale: 1.0,
+                positive,
+                negative,
+            };
+            let zero_point = rng.int8();
+            let stage = crate::kernels::OutputStage::new(&channel, zero_point);
+            let random_accs = (0..20).map(|_| match rng.next() % 3 {
+                0 => rng.next() as i32,
+                1 => (rng.next() % 200_001) as i32 - 100_000,
+                _ => (rng.next() % 2_001) as i32 - 1_000,
+            });
+            for acc in accs.into_iter().chain(random_accs.collect::<Vec<_>>()) {
+                assert_eq!(
+                    stage.apply(acc),
+                    activate(acc, &channel, zero_point),
+                    "acc {acc}, {channel:?}, zero point {zero_point}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn widen_splits_even_and_odd_values() {
+    let word = u32::from_le_bytes([0x01, 0xff, 0x80, 0x7f]);
+    let [even, odd] = crate::simd::widen(word);
+    // Even: values 1 and -128; odd: values -1 and 127, each as an i16 lane.
+    assert_eq!(even, 0xff80_0001);
+    assert_eq!(odd, 0x007f_ffff);
+}
+
+#[test]
+fn dot_2x2_matches_naive_sums() {
+    let mut rng = Xorshift(0x5EED_1007);
+    for groups in [0, 1, 3, 4, 5, 8, 17] {
+        let rows: Vec<Vec<i8>> = (0..4)
+            .map(|_| (0..4 * groups).map(|_| rng.int8()).collect())
+            .collect();
+        let interleave = |a: &[i8], b: &[i8]| -> Vec<u32> {
+            let word = |values: &[i8]| u32::from_le_bytes([0, 1, 2, 3].map(|i| values[i] as u8));
+            (0..groups)
+                .flat_map(|g| {
+                    let [a_even, a_odd] = crate::simd::widen(word(&a[4 * g..]));
+                    let [b_even, b_odd] = crate::simd::widen(word(&b[4 * g..]));
+                    [a_even, b_even, a_odd, b_odd]
+                })
+                .collect()
+        };
+        let weights = interleave(&rows[0], &rows[1]);
+        let patches = interleave(&rows[2], &rows[3]);
+        let naive = |w: &[i8], x: &[i8]| -> i32 {
+            w.iter()
+                .zip(x)
+                .map(|(&w, &x)| i32::from(w) * i32::from(x))
+                .sum()
+        };
+        let bias = [5, -7, 1 << 20, -(1 << 20)];
+        let expected = [
+            bias[0] + naive(&rows[0], &rows[2]),
+            bias[1] + naive(&rows[0], &rows[3]),
+            bias[2] + naive(&rows[1], &rows[2]),
+            bias[3] + naive(&rows[1], &rows[3]),
+        ];
+        assert_eq!(
+            crate::simd::dot_2x2(&weights, &patches, bias),
+            expected,
+            "{groups} groups"
+        );
+    }
+}
+
+#[test]
+fn dot_rows_matches_naive_sums() {
+    let mut rng = Xorshift(0x5EED_1008);
+    for len in [0usize, 1, 3, 4, 5, 15, 16, 17, 31, 32, 33, 64, 100] {
+        let rows: Vec<Vec<u8>> = (0..2)
+            .map(|_| (0..len).map(|_| rng.next() as u8).collect())
+            .collect();
+        let inputs: Vec<i8> = (0..len).map(|_| rng.int8()).collect();
+        let mut widened = vec![0u32; 2 * len.div_ceil(4)];
+        crate::simd::widen_row(&inputs, &mut widened);
+        let naive = |row: &[u8]| -> i32 {
+            row.iter()
+                .zip(&inputs)
+                .map(|(&w, &x)| i32::from(w as i8) * i32::from(x))
+                .sum()
+        };
+        let acc = crate::simd::dot_rows([&rows[0], &rows[1]], &widened, [3, -3]);
+        assert_eq!(
+            acc,
+            [3 + naive(&rows[0]), -3 + naive(&rows[1])],
+            "length {len}"
+        );
+    }
+}
+
+/// A model with the layer shapes of an encoder (`(kind, in, out, fan_in)` per layer) on
+/// 28x28 images, random parameters and a one-row projection.
+fn encoder_model(layers: &[(LayerKind, usize, usize, usize)], feature_size: usize) -> Vec<u8> {
+    let mut rng = Xorshift(0x5EED_1009);
+    let layers = layers
+        .iter()
+        .map(|&(kind, in_channels, out_channels, fan_in)| {
+            random_layer_spec(kind, in_channels, out_channels, fan_in, &[9], &mut rng)
+        })
+        .collect();
+    let spec = ModelSpec {
+        input_shape: [1, 28, 28],
+        input_scale: 1.0 / 255.0,
+        uncertain_threshold: 0.5,
+        layers,
+        projection: ProjectionSpec {
+            rows: vec![ProjectionRow {
+                bias: 0,
+                score_scale: 1.0,
+            }],
+            weights: vec![1; feature_size],
+        },
+        cluster_codes: vec![1.0, -1.0],
+        cluster_names: vec!["a".to_string(), "b".to_string()],
+        prototypes: vec![0; 2 * 28 * 28],
+    };
+    spec.to_bytes().unwrap()
+}
+
+#[test]
+fn scratch_len_of_the_two_encoders() {
+    let conv = |kernel: u8, padding: u8| LayerKind::Conv2d {
+        kernel: [kernel; 2],
+        stride: [2, 2],
+        padding: [padding; 2],
+    };
+    // The MNIST012 encoder: 28x28 -> 16x14x14 -> 32x7x7 -> 64x4x4 -> 64 features.
+    let mnist012 = encoder_model(
+        &[
+            (conv(4, 1), 1, 16, 16),
+            (conv(4, 1), 16, 32, 256),
+            (conv(3, 1), 32, 64, 288),
+            (LayerKind::Dense, 1024, 64, 1024),
+        ],
+        64,
+    );
+    let engine = Engine::new(Model::parse(&mnist012).unwrap());
+    assert_eq!(engine.scratch_len(), 17_478);
+
+    // The FashionMNIST (ClusterGAN) encoder: 28x28 -> 64x13x13 -> 128x5x5 -> 1024 -> 128.
+    let fashion_mnist = encoder_model(
+        &[
+            (conv(4, 0), 1, 64, 16),
+            (conv(4, 0), 64, 128, 1024),
+            (LayerKind::Dense, 3200, 1024, 3200),
+            (LayerKind::Dense, 1024, 128, 1024),
+        ],
+        128,
+    );
+    let engine = Engine::new(Model::parse(&fashion_mnist).unwrap());
+    assert_eq!(engine.scratch_len(), 33_926);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -779,19 +1269,20 @@ fn engine_matches_kernel_composition() {
     let bytes = tiny_model(&mut rng);
     let model = Model::parse(&bytes).unwrap();
     let engine = Engine::new(model);
-    assert_eq!(engine.scratch_len(), 2 * 36 + 9);
+    let layers: Vec<_> = model.layers().collect();
+    let layer_scratch = layers.iter().map(layer_scratch_len).max().unwrap();
+    assert_eq!(engine.scratch_len(), 36 + layer_scratch);
 
     for _ in 0..20 {
         let image: Vec<u8> = (0..36).map(|_| rng.next() as u8).collect();
 
         // The same steps by hand.
         let input: Vec<i8> = image.iter().map(|&p| (i16::from(p) - 128) as i8).collect();
-        let layers: Vec<_> = model.layers().collect();
+        let mut scratch = vec![0i8; layer_scratch];
         let mut hidden = vec![0i8; 27];
-        let mut patch = vec![0i8; 9];
-        run_layer(&layers[0], &input, &mut patch, &mut hidden).unwrap();
+        run_layer(&layers[0], &input, &mut scratch, &mut hidden).unwrap();
         let mut features = vec![0i8; 5];
-        run_layer(&layers[1], &hidden, &mut [], &mut features).unwrap();
+        run_layer(&layers[1], &hidden, &mut scratch, &mut features).unwrap();
         let mut scores = [0.0f32; 2];
         crate::project(&model.projection(), &features, &mut scores).unwrap();
         let distances: Vec<f32> = model
