@@ -272,6 +272,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn older_config_reads_old_defaults() {
+        let preset = TrainConfig::preset(Preset::FashionMnist, PathBuf::from("data"));
+        let mut json = serde_json::to_value(&preset).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        fields.remove("final_learning_rate_factor").unwrap();
+        fields.remove("degree_floor").unwrap();
+
+        let config: TrainConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(config.final_learning_rate_factor, 1.0);
+        assert_eq!(config.degree_floor, ksc::DEFAULT_DEGREE_FLOOR);
+    }
+
+    #[test]
     fn presets_are_valid() {
         for preset in Preset::ALL {
             let config = TrainConfig::preset(preset, PathBuf::from("data"));
