@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cayley::CayleyAdamConfig;
 use crate::data::Preset;
-use crate::ksc::LossWeights;
+use crate::ksc::{self, LossWeights};
 use crate::model::Architecture;
 
 /// Compute backend of a training run.
@@ -46,6 +46,10 @@ pub struct TrainConfig {
     #[serde(default = "constant_learning_rate")]
     pub final_learning_rate_factor: f64,
     pub weights: LossWeights,
+    /// Fraction of the mean absolute degree below which degrees are clamped (see
+    /// [`ksc::degrees`](crate::ksc::degrees)).
+    #[serde(default = "default_degree_floor")]
+    pub degree_floor: f64,
     pub cayley: CayleyAdamConfig,
     /// Top membership below which an assignment is reported as uncertain.
     pub uncertain_threshold: f64,
@@ -59,6 +63,10 @@ pub struct TrainConfig {
 
 fn constant_learning_rate() -> f64 {
     1.0
+}
+
+fn default_degree_floor() -> f64 {
+    ksc::DEFAULT_DEGREE_FLOOR
 }
 
 impl TrainConfig {
@@ -94,6 +102,7 @@ impl TrainConfig {
                     reconstruction: 1.0,
                     cluster: 1.0,
                 },
+                degree_floor: ksc::DEFAULT_DEGREE_FLOOR,
                 cayley,
                 uncertain_threshold: 0.5,
                 train_limit: None,
@@ -127,6 +136,7 @@ impl TrainConfig {
                     reconstruction: 0.001,
                     cluster: 0.008,
                 },
+                degree_floor: 0.1,
                 cayley,
                 uncertain_threshold: 0.2,
                 train_limit: None,
@@ -183,6 +193,12 @@ impl TrainConfig {
                 "--final-lr-factor is {factor}; it must be in (0, 1]"
             ));
         }
+        let floor = self.degree_floor;
+        if !(floor > 0.0 && floor <= 1.0) {
+            return Err(format!(
+                "--degree-floor is {floor}; it must be in (0, 1], a fraction of the mean degree"
+            ));
+        }
         if let Some(0) = self.train_limit {
             return Err("--train-limit is 0; use at least one batch of images".into());
         }
@@ -208,6 +224,7 @@ pub struct ConfigOverrides {
     pub eta_reg: Option<f64>,
     pub eta_rec: Option<f64>,
     pub eta_cl: Option<f64>,
+    pub degree_floor: Option<f64>,
     pub kmeans_init: Option<bool>,
     pub train_limit: Option<usize>,
     pub test_limit: Option<usize>,
@@ -237,6 +254,7 @@ impl ConfigOverrides {
         set(&self.eta_reg, &mut config.weights.regularization);
         set(&self.eta_rec, &mut config.weights.reconstruction);
         set(&self.eta_cl, &mut config.weights.cluster);
+        set(&self.degree_floor, &mut config.degree_floor);
         set(&self.kmeans_init, &mut config.kmeans_init);
         set(&self.backend, &mut config.backend);
         set(&self.data_dir, &mut config.data_dir);
@@ -254,6 +272,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn older_config_reads_old_defaults() {
+        let preset = TrainConfig::preset(Preset::FashionMnist, PathBuf::from("data"));
+        let mut json = serde_json::to_value(&preset).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        fields.remove("final_learning_rate_factor").unwrap();
+        fields.remove("degree_floor").unwrap();
+
+        let config: TrainConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(config.final_learning_rate_factor, 1.0);
+        assert_eq!(config.degree_floor, ksc::DEFAULT_DEGREE_FLOOR);
+    }
+
+    #[test]
     fn presets_are_valid() {
         for preset in Preset::ALL {
             let config = TrainConfig::preset(preset, PathBuf::from("data"));
@@ -265,7 +296,7 @@ mod tests {
     #[test]
     fn validate_names_bad_values() {
         let base = TrainConfig::preset(Preset::Mnist012, PathBuf::from("data"));
-        let cases: [(TrainConfig, &str); 4] = [
+        let cases: [(TrainConfig, &str); 5] = [
             (
                 TrainConfig {
                     epochs: 0,
@@ -293,6 +324,13 @@ mod tests {
                     ..base.clone()
                 },
                 "latent size",
+            ),
+            (
+                TrainConfig {
+                    degree_floor: 0.0,
+                    ..base.clone()
+                },
+                "--degree-floor",
             ),
         ];
         for (config, expected) in cases {

@@ -66,9 +66,14 @@ pub fn features(encoder: &Encoder, dataset: &Dataset, device: &Device) -> Vec<f3
 }
 
 /// Weighted mean of `n` feature vectors (`[n, d_f]` row-major) with full-data degrees
-/// `D_ii = phi_i^T sum_j phi_j`, clamped as in training, and the inverse degrees. The mean is
+/// `D_ii = phi_i^T sum_j phi_j`, clamped to `floor_fraction` of their mean absolute value as in
+/// training, and the inverse degrees. The mean is
 /// kept with the model so that out-of-sample scores are centred the same way for every input.
-pub fn weighted_statistics(features: &[f32], feature_size: usize) -> (Vec<f32>, Vec<f64>) {
+pub fn weighted_statistics(
+    features: &[f32],
+    feature_size: usize,
+    floor_fraction: f64,
+) -> (Vec<f32>, Vec<f64>) {
     let rows: Vec<&[f32]> = features.chunks(feature_size).collect();
     let mut total = vec![0.0f64; feature_size];
     for row in &rows {
@@ -86,7 +91,7 @@ pub fn weighted_statistics(features: &[f32], feature_size: usize) -> (Vec<f32>, 
         })
         .collect();
     let mean_absolute = degrees.iter().map(|d| d.abs()).sum::<f64>() / rows.len().max(1) as f64;
-    let floor = (mean_absolute * ksc::DEGREE_FLOOR).max(f32::MIN_POSITIVE as f64);
+    let floor = (mean_absolute * floor_fraction).max(f32::MIN_POSITIVE as f64);
     let inverse: Vec<f64> = degrees.iter().map(|d| 1.0 / d.max(floor)).collect();
 
     let weight_sum: f64 = inverse.iter().sum();

@@ -1,6 +1,7 @@
 //! Export of a trained run: `encoder.onnx`, `decoder.onnx` and the fixed-point `model.gksc`,
 //! all built from the run's [`EncoderGraph`](crate::graph::EncoderGraph) and
-//! [`DecoderGraph`](crate::graph::DecoderGraph).
+//! [`DecoderGraph`](crate::graph::DecoderGraph), and the run's latent summary `latent.json`,
+//! which `host traverse --onnx` reads beside the decoder.
 
 use std::fs;
 use std::io;
@@ -11,7 +12,9 @@ use model_format::{FormatError, Model, VERSION};
 use thiserror::Error;
 
 use crate::data::{Dataset, Split};
+use crate::latent::LATENT_FILE;
 use crate::onnx;
+use crate::pictures::traversal;
 use crate::quantize;
 use crate::train::write_json;
 use crate::trained::TrainedModel;
@@ -59,13 +62,15 @@ pub struct ExportSummary {
     pub onnx_opset: i64,
 }
 
-/// Writes `encoder.onnx`, `decoder.onnx`, `model.gksc` and `export.json` into `out_dir`.
+/// Writes `encoder.onnx`, `decoder.onnx`, `model.gksc`, `latent.json` and `export.json` into
+/// `out_dir`, for the model that [`TrainedModel::load`] read from `run_dir`.
 ///
 /// The prototypes are the decoded centroids of the run's training images (all of them, or
 /// the run's training limit), and the first `options.calibration_images` of them calibrate
 /// the fixed-point model.
 pub fn export(
     trained: &TrainedModel,
+    run_dir: &Path,
     out_dir: &Path,
     options: &ExportOptions,
 ) -> Result<ExportSummary> {
@@ -95,6 +100,9 @@ pub fn export(
         .to_bytes()
         .context("cannot write the fixed-point model")?;
     write_file(&out_dir.join(MODEL_FILE), &model_bytes)?;
+
+    let latent = traversal::summary_of_scores(trained, run_dir, &train, &train_scores)?;
+    latent.write(&out_dir.join(LATENT_FILE))?;
 
     let summary = ExportSummary {
         encoder_onnx_bytes: encoder_bytes.len(),

@@ -16,8 +16,9 @@
 use burn::prelude::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-/// Degrees below this fraction of the batch's mean absolute degree are clamped to it.
-pub const DEGREE_FLOOR: f64 = 1e-3;
+/// Default fraction of the batch's mean absolute degree below which degrees are clamped, and
+/// the value of runs written before the fraction was configurable.
+pub const DEFAULT_DEGREE_FLOOR: f64 = 1e-3;
 
 /// Offset that keeps the cosine distance finite when a score vector is zero.
 const NORM_EPSILON: f64 = 1e-8;
@@ -75,17 +76,22 @@ pub fn simplex_code_tensor(k: usize, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(flat, [k, k - 1]), device)
 }
 
-/// Degrees `D_ii = phi_i^T sum_j phi_j`, clamped from below, and how many were clamped.
+/// Degrees `D_ii = phi_i^T sum_j phi_j`, clamped from below to `floor_fraction` times their
+/// mean absolute value, and how many were clamped.
+///
+/// A clamped degree gives its sample up to `1 / floor_fraction` times the weight of an average
+/// one in the weighted mean and the variance term. With a tiny fraction, a few samples with
+/// non-positive degrees then decide the centering of the whole batch.
 ///
 /// # Shapes
 /// - features: `[n, d_f]`
 /// - output: `[n]`
-pub fn degrees(features: Tensor<2>) -> (Tensor<1>, usize) {
+pub fn degrees(features: Tensor<2>, floor_fraction: f64) -> (Tensor<1>, usize) {
     // [n, d_f] x [d_f, 1] -> [n, 1]
     let total = features.clone().sum_dim(0).transpose();
     let degrees = features.matmul(total).squeeze_dim::<1>(1);
 
-    let floor = degrees.clone().detach().abs().mean().into_scalar::<f32>() as f64 * DEGREE_FLOOR;
+    let floor = degrees.clone().detach().abs().mean().into_scalar::<f32>() as f64 * floor_fraction;
     let floor = floor.max(f32::MIN_POSITIVE as f64);
     let clamped = degrees
         .clone()
@@ -255,7 +261,7 @@ mod tests {
 
     #[test]
     fn degrees_by_hand() {
-        let (degrees, clamped) = degrees(hand_batch());
+        let (degrees, clamped) = degrees(hand_batch(), DEFAULT_DEGREE_FLOOR);
         assert_eq!(values(degrees), vec![2.0, 6.0, 5.0]);
         assert_eq!(clamped, 0);
     }
@@ -263,7 +269,7 @@ mod tests {
     #[test]
     fn degrees_clamp_negative() {
         // phi_1 . sum = (1, 0) . (-1, 3) = -1 is negative and gets the floor 1e-3 * mean |D|.
-        let (degrees, clamped) = degrees(matrix(&[&[1.0, 0.0], &[-2.0, 3.0]]));
+        let (degrees, clamped) = degrees(matrix(&[&[1.0, 0.0], &[-2.0, 3.0]]), 1e-3);
         assert_eq!(clamped, 1);
         let degrees = values(degrees);
         // D = (-1, 11), mean |D| = 6.
@@ -273,7 +279,7 @@ mod tests {
 
     #[test]
     fn weighted_mean_by_hand() {
-        let (degrees, _) = degrees(hand_batch());
+        let (degrees, _) = degrees(hand_batch(), DEFAULT_DEGREE_FLOOR);
         let mean = values(weighted_mean(hand_batch(), degrees));
         assert_close(mean[0], 21.0 / 26.0, 1e-6);
         assert_close(mean[1], 8.0 / 13.0, 1e-6);

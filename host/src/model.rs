@@ -7,11 +7,23 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::{Device, Tensor};
-use burn::tensor::activation::{leaky_relu, relu, sigmoid};
+use burn::tensor::activation::{relu, sigmoid};
 use serde::{Deserialize, Serialize};
 
 /// Negative slope of every LeakyReLU in the encoders.
 pub const LEAKY_SLOPE: f64 = 0.2;
+
+/// Applies LeakyReLU with slope [`LEAKY_SLOPE`], computed as `x + (1 - slope) relu(-x)`.
+///
+/// Under autodiff, Burn's `leaky_relu` becomes a comparison, a product and a `mask_where`,
+/// whose backward pass masks the gradient twice. `relu` has a fused backward pass, which makes
+/// this form several times faster in training on `flex` (`cargo run --release -p host
+/// --example leaky_relu`). It returns `x` unchanged for `x >= 0`, and `slope * x` up to
+/// rounding for `x < 0`.
+pub fn leaky<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let negative_part = relu(x.clone().neg());
+    x.add(negative_part.mul_scalar(1.0 - LEAKY_SLOPE))
+}
 
 /// Network family; each preset uses one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,12 +147,12 @@ impl Encoder {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for conv in &self.convs {
-            x = leaky_relu(conv.forward(x), LEAKY_SLOPE);
+            x = leaky(conv.forward(x));
         }
 
         // [batch, channels, h, w] -> [batch, channels * h * w]
         let x = x.flatten::<2>(1, 3);
-        let x = leaky_relu(self.hidden.forward(x), LEAKY_SLOPE);
+        let x = leaky(self.hidden.forward(x));
 
         self.feature.forward(x)
     }
@@ -241,7 +253,7 @@ impl Decoder {
             x = if self.use_batch_norm {
                 relu(self.norms[2 + index].forward(x))
             } else {
-                leaky_relu(x, LEAKY_SLOPE)
+                leaky(x)
             };
         }
 
@@ -273,7 +285,7 @@ impl Decoder {
         if self.use_batch_norm {
             relu(self.norms[norm_index].forward(x))
         } else {
-            leaky_relu(x, LEAKY_SLOPE)
+            leaky(x)
         }
     }
 }
@@ -298,6 +310,37 @@ impl AutoEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leaky_matches_burn_leaky_relu() {
+        use burn::prelude::TensorData;
+        use burn::tensor::activation::leaky_relu;
+
+        let device = Device::flex().autodiff();
+        let inputs = [-3.5f32, -1.0, -1e-3, 0.0, 1e-3, 0.25, 2.0, 40.0];
+        let upstream = [1.0f32, -2.0, 0.5, 3.0, -1.0, 4.0, 0.125, -0.75];
+        let run = |activation: &dyn Fn(Tensor<1>) -> Tensor<1>| {
+            let x = Tensor::<1>::from_data(TensorData::from(inputs), &device).require_grad();
+            let weights = Tensor::<1>::from_data(TensorData::from(upstream), &device);
+            let y = activation(x.clone());
+            let gradients = y.clone().mul(weights).sum().backward();
+            let gradient = x.grad(&gradients).unwrap().into_data().to_vec::<f32>();
+            (y.into_data().to_vec::<f32>().unwrap(), gradient.unwrap())
+        };
+        let (ours, our_gradient) = run(&|x| leaky(x));
+        let (burn, burn_gradient) = run(&|x| leaky_relu(x, LEAKY_SLOPE));
+        for i in 0..inputs.len() {
+            assert!(
+                (ours[i] - burn[i]).abs() <= 1e-6 * burn[i].abs(),
+                "{i}: {ours:?}"
+            );
+            // At 0 both pass the gradient through unchanged.
+            assert!(
+                (our_gradient[i] - burn_gradient[i]).abs() <= 1e-6,
+                "{i}: {our_gradient:?} against {burn_gradient:?}"
+            );
+        }
+    }
 
     #[test]
     fn conv_output_shapes() {

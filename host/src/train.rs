@@ -223,7 +223,7 @@ impl Trainer {
         let config = &self.config;
         let k = config.clusters;
         let features = self.model.encoder.forward(images.clone());
-        let (degrees, clamped) = ksc::degrees(features.clone());
+        let (degrees, clamped) = ksc::degrees(features.clone(), config.degree_floor);
         let mean = ksc::weighted_mean(features.clone(), degrees.clone());
         let centered = features.clone().sub(mean);
 
@@ -348,7 +348,8 @@ pub fn run(start: Start, options: &RunOptions) -> Result<Summary> {
         let valid = trainer.model.valid();
         let inner = trainer.device.clone().inner();
         let features = evaluate::features(&valid.encoder, &train, &inner);
-        let (mean, inverse_degrees) = evaluate::weighted_statistics(&features, config.feature_size);
+        let (mean, inverse_degrees) =
+            evaluate::weighted_statistics(&features, config.feature_size, config.degree_floor);
         trainer.mean = mean;
         if trainer.epoch < config.warmup_epochs {
             trainer.align_projection(&features, &inverse_degrees);
@@ -380,8 +381,10 @@ pub fn run(start: Start, options: &RunOptions) -> Result<Summary> {
         log_epoch(&record, config.epochs);
         if degrees_clamped > 0 {
             log::warn!(
-                "epoch {}: {degrees_clamped} batch degrees were not positive and were clamped",
-                record.epoch
+                "epoch {}: {degrees_clamped} batch degrees were below {} of their batch's mean \
+                 absolute degree and were clamped (--degree-floor)",
+                record.epoch,
+                config.degree_floor
             );
         }
         images_per_second_sum += record.train_images_per_second;

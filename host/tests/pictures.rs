@@ -289,7 +289,7 @@ fn latent_summary_matches_checkpoint() {
 }
 
 /// `decoder.onnx` run by tract draws the same grid as the Burn decoder, from the export folder
-/// and the latent summary alone.
+/// alone, whose `latent.json` equals the one computed for the run.
 #[test]
 fn onnx_traversal_matches_burn() {
     let Some(run) = trained_run() else { return };
@@ -316,8 +316,15 @@ fn onnx_traversal_matches_burn() {
     ]);
     assert!(output.status.success(), "{}", text(&output));
 
-    // Only the export folder and the summary: no run folder, no checkpoint.
-    fs::copy(run.join(LATENT_FILE), export.join(LATENT_FILE)).unwrap();
+    // Export wrote the same summary that traverse computed for the run.
+    let exported = fs::read_to_string(export.join(LATENT_FILE)).unwrap();
+    let computed = fs::read_to_string(run.join(LATENT_FILE)).unwrap();
+    assert_eq!(
+        exported, computed,
+        "export and traverse summarise the run differently"
+    );
+
+    // Only the export folder: no run folder, no checkpoint.
     let onnx = export.join("decoder.onnx");
     let output = host(&["traverse", "--onnx", onnx.to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output));

@@ -68,7 +68,9 @@ fn args(list: &[String]) -> Vec<&str> {
     list.iter().map(String::as_str).collect()
 }
 
-/// Four epochs on the whole training split, tested on 1,000 test images.
+/// Six epochs on the whole training split, tested on 1,000 test images. A 4-epoch run with 2
+/// warm-up epochs fell from above 0.85 to ACC 0.74 when only the rounding of the activations
+/// changed, so this run has 3 warm-up epochs and 3 with the cluster loss (ACC 0.92).
 #[test]
 fn short_run_clusters_well() {
     let Some(data) = data_dir() else { return };
@@ -83,9 +85,9 @@ fn short_run_clusters_well() {
         "--test-limit",
         "1000",
         "--epochs",
-        "4",
+        "6",
         "--warmup-epochs",
-        "2",
+        "3",
     ]));
     assert!(output.status.success(), "{}", text(&output));
 
@@ -97,14 +99,14 @@ fn short_run_clusters_well() {
         assert!((0.0..=1.0).contains(&value), "{key} = {value}");
     }
     assert_eq!(summary["preset"], "mnist012");
-    assert_eq!(summary["epochs"], 4);
+    assert_eq!(summary["epochs"], 6);
     assert!(summary["orthonormality_error"].as_f64().unwrap() < 1e-5);
     assert!(summary["train_images_per_second"].as_f64().unwrap() > 0.0);
 
     let config = json(&out.join("config.json"));
     assert_eq!(config["latent_size"], 10);
     assert_eq!(config["clusters"], 3);
-    assert_eq!(metrics_lines(&out).len(), 4);
+    assert_eq!(metrics_lines(&out).len(), 6);
 }
 
 #[test]
@@ -114,7 +116,9 @@ fn killed_run_resumes_like_uninterrupted() {
     let output = run(host_command(&args(&small_run(&data, &straight, "3"))));
     assert!(output.status.success(), "{}", text(&output));
 
-    // Kill a second run with the same seed once its first epoch is on disk.
+    // Kill a second run with the same seed once its first checkpoint is on disk. The metrics
+    // line of an epoch is written before its checkpoint, so waiting for that line alone could
+    // kill the run before it has anything to resume from.
     let killed = scratch("killed");
     let mut child = host_command(&args(&small_run(&data, &killed, "3")))
         .stdout(Stdio::null())
@@ -122,10 +126,10 @@ fn killed_run_resumes_like_uninterrupted() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while metrics_lines(&killed).is_empty() {
+    while !killed.join("checkpoint.bin").exists() {
         assert!(
             started.elapsed() < Duration::from_secs(120),
-            "no epoch finished in 120 s"
+            "no checkpoint was written in 120 s"
         );
         if let Some(status) = child.try_wait().unwrap() {
             panic!("the run ended with {status} before it could be killed");

@@ -30,9 +30,9 @@ pub fn run(args: ExportArgs) -> Result<()> {
         calibration_images: args.calibration_images,
         data_dir: args.data_dir,
     };
-    let summary = export::export(&trained, &out_dir, &options)?;
+    let summary = export::export(&trained, &args.run, &out_dir, &options)?;
     println!(
-        "wrote {} ({} bytes), {} ({} bytes) and {} ({} bytes, calibrated on {} images) to {}",
+        "wrote {} ({} bytes), {} ({} bytes), {} ({} bytes, calibrated on {} images) and {} to {}",
         export::ENCODER_FILE,
         summary.encoder_onnx_bytes,
         export::DECODER_FILE,
@@ -40,6 +40,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
         export::MODEL_FILE,
         summary.model_file_bytes,
         summary.calibration_images,
+        host::latent::LATENT_FILE,
         out_dir.display()
     );
     Ok(())

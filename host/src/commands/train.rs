@@ -62,6 +62,9 @@ pub struct TrainArgs {
     /// Weight of the cosine cluster loss.
     #[arg(long)]
     eta_cl: Option<f64>,
+    /// Clamp degrees below this fraction of their mean absolute value (default: the preset's).
+    #[arg(long, value_name = "FRACTION")]
+    degree_floor: Option<f64>,
     /// Train on the first N training images only.
     #[arg(long, value_name = "N")]
     train_limit: Option<usize>,
@@ -87,6 +90,7 @@ impl TrainArgs {
             eta_reg: self.eta_reg,
             eta_rec: self.eta_rec,
             eta_cl: self.eta_cl,
+            degree_floor: self.degree_floor,
             kmeans_init: self.no_kmeans_init.then_some(false),
             train_limit: self.train_limit,
             test_limit: self.test_limit,

@@ -64,9 +64,21 @@ pub fn summarize(
         dataset = dataset.take_first(limit);
     }
     let scores = trained.scores(&dataset);
-    let classes = evaluate::class_indices(&dataset, config);
+    summary_of_scores(trained, run_dir, &dataset, &scores)
+}
+
+/// Computes the latent summary of the training scores `[n, s]` of `dataset` under the
+/// checkpoint in `run_dir`.
+pub fn summary_of_scores(
+    trained: &TrainedModel,
+    run_dir: &Path,
+    dataset: &Dataset,
+    scores: &[f32],
+) -> Result<LatentSummary> {
+    let config = &trained.config;
+    let classes = evaluate::class_indices(dataset, config);
     let digest = checkpoint_digest(run_dir)?;
-    LatentSummary::from_scores(config.preset, config.clusters, &scores, &classes, digest)
+    LatentSummary::from_scores(config.preset, config.clusters, scores, &classes, digest)
 }
 
 /// Reads `run_dir/latent.json` when it was computed from the current checkpoint, and otherwise
