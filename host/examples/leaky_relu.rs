@@ -20,7 +20,10 @@ const SHAPE: [usize; 4] = [128, 16, 14, 14];
 const PASSES: u32 = 50;
 const ROUNDS: usize = 5;
 
-fn time_passes(device: &Device, activation: fn(Tensor<4>) -> Tensor<4>) -> Duration {
+/// An activation under test.
+type Activation = fn(Tensor<4>) -> Tensor<4>;
+
+fn time_passes(device: &Device, activation: Activation) -> Duration {
     let started = Instant::now();
     for _ in 0..PASSES {
         let x = Tensor::<4>::random(SHAPE, Distribution::Normal(0.0, 1.0), device).require_grad();
@@ -33,7 +36,7 @@ fn time_passes(device: &Device, activation: fn(Tensor<4>) -> Tensor<4>) -> Durat
 
 fn main() {
     let device = Device::flex().autodiff();
-    let variants: [(&str, fn(Tensor<4>) -> Tensor<4>); 3] = [
+    let variants: [(&str, Activation); 3] = [
         ("identity", |x| x),
         ("burn leaky_relu", |x| leaky_relu(x, LEAKY_SLOPE)),
         ("host::model::leaky", leaky),

@@ -324,8 +324,11 @@ mod tests {
             let weights = Tensor::<1>::from_data(TensorData::from(upstream), &device);
             let y = activation(x.clone());
             let gradients = y.clone().mul(weights).sum().backward();
-            let gradient = x.grad(&gradients).unwrap().into_data().to_vec::<f32>();
-            (y.into_data().to_vec::<f32>().unwrap(), gradient.unwrap())
+            let gradient = x.grad(&gradients).unwrap().into_data().try_to_vec::<f32>();
+            (
+                y.into_data().try_to_vec::<f32>().unwrap(),
+                gradient.unwrap(),
+            )
         };
         let (ours, our_gradient) = run(&|x| leaky(x));
         let (burn, burn_gradient) = run(&|x| leaky_relu(x, LEAKY_SLOPE));
