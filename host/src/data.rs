@@ -572,6 +572,33 @@ mod tests {
         idx_bytes(IMAGES_MAGIC, &[2, 2, 3], &(0..12).collect::<Vec<u8>>())
     }
 
+    /// Writes `bytes` to a file `file_name` in a fresh folder and returns the error of `read`
+    /// on it.
+    fn read_error<T: std::fmt::Debug>(
+        file_name: &str,
+        bytes: &[u8],
+        read: impl Fn(PathBuf) -> Result<T, DataError>,
+    ) -> DataError {
+        let dir = TestDir::new(file_name);
+        let path = dir.path(file_name);
+        write_file(&path, bytes);
+        read(path).unwrap_err()
+    }
+
+    /// Returns the variant name and the `(expected, actual)` byte counts of a
+    /// [`DataError::Truncated`] or [`DataError::TrailingData`].
+    fn size_mismatch(error: &DataError) -> Option<(&'static str, u64, u64)> {
+        match *error {
+            DataError::Truncated {
+                expected, actual, ..
+            } => Some(("Truncated", expected, actual)),
+            DataError::TrailingData {
+                expected, actual, ..
+            } => Some(("TrailingData", expected, actual)),
+            _ => None,
+        }
+    }
+
     #[test]
     fn images_raw_round_trip() {
         let dir = TestDir::new("images-raw");
@@ -660,10 +687,8 @@ mod tests {
 
     #[test]
     fn wrong_magic_in_gzip_file() {
-        let dir = TestDir::new("magic-gzip");
-        let path = dir.path("images.gz");
-        write_file(&path, &gzip(&idx_bytes(0x1234_5678, &[1, 1, 1], &[0])));
-        let error = read_images(&path).unwrap_err();
+        let bytes = gzip(&idx_bytes(0x1234_5678, &[1, 1, 1], &[0]));
+        let error = read_error("images.gz", &bytes, read_images);
         assert!(
             matches!(
                 error,
@@ -678,39 +703,20 @@ mod tests {
 
     #[test]
     fn truncated_header() {
-        let dir = TestDir::new("short-header");
-        let path = dir.path("images");
-        let bytes = small_images();
-        write_file(&path, &bytes[..10]);
-        let error = read_images(&path).unwrap_err();
-        assert!(
-            matches!(
-                error,
-                DataError::Truncated {
-                    expected: 16,
-                    actual: 10,
-                    ..
-                }
-            ),
+        let error = read_error("images", &small_images()[..10], read_images);
+        assert_eq!(
+            size_mismatch(&error),
+            Some(("Truncated", 16, 10)),
             "{error:?}"
         );
     }
 
     #[test]
     fn file_shorter_than_magic_is_truncated() {
-        let dir = TestDir::new("short-magic");
-        let path = dir.path("labels");
-        write_file(&path, &[0, 0]);
-        let error = read_labels(&path).unwrap_err();
-        assert!(
-            matches!(
-                error,
-                DataError::Truncated {
-                    expected: 8,
-                    actual: 2,
-                    ..
-                }
-            ),
+        let error = read_error("labels", &[0, 0], read_labels);
+        assert_eq!(
+            size_mismatch(&error),
+            Some(("Truncated", 8, 2)),
             "{error:?}"
         );
     }
@@ -741,31 +747,23 @@ mod tests {
 
     #[test]
     fn truncated_gzip_data() {
-        let dir = TestDir::new("short-gzip");
-        let path = dir.path("images.gz");
         let bytes = small_images();
-        write_file(&path, &gzip(&bytes[..bytes.len() - 5]));
-        let error = read_images(&path).unwrap_err();
-        assert!(
-            matches!(
-                error,
-                DataError::Truncated {
-                    expected: 28,
-                    actual: 23,
-                    ..
-                }
-            ),
+        let error = read_error("images.gz", &gzip(&bytes[..bytes.len() - 5]), read_images);
+        assert_eq!(
+            size_mismatch(&error),
+            Some(("Truncated", 28, 23)),
             "{error:?}"
         );
     }
 
     #[test]
     fn cut_gzip_stream_is_an_error() {
-        let dir = TestDir::new("cut-gzip");
-        let path = dir.path("images.gz");
         let compressed = gzip(&small_images());
-        write_file(&path, &compressed[..compressed.len() - 6]);
-        let error = read_images(&path).unwrap_err();
+        let error = read_error(
+            "images.gz",
+            &compressed[..compressed.len() - 6],
+            read_images,
+        );
         // Depending on where the stream is cut, the decoder either delivers fewer bytes or fails
         // the CRC and length check of the gzip trailer.
         assert!(
@@ -776,38 +774,22 @@ mod tests {
 
     #[test]
     fn trailing_raw_data() {
-        let dir = TestDir::new("long-raw");
-        let path = dir.path("labels");
-        write_file(&path, &idx_bytes(LABELS_MAGIC, &[2], &[1, 2, 3]));
-        let error = read_labels(&path).unwrap_err();
-        assert!(
-            matches!(
-                error,
-                DataError::TrailingData {
-                    expected: 10,
-                    actual: 11,
-                    ..
-                }
-            ),
+        let bytes = idx_bytes(LABELS_MAGIC, &[2], &[1, 2, 3]);
+        let error = read_error("labels", &bytes, read_labels);
+        assert_eq!(
+            size_mismatch(&error),
+            Some(("TrailingData", 10, 11)),
             "{error:?}"
         );
     }
 
     #[test]
     fn trailing_gzip_data() {
-        let dir = TestDir::new("long-gzip");
-        let path = dir.path("labels.gz");
-        write_file(&path, &gzip(&idx_bytes(LABELS_MAGIC, &[2], &[1, 2, 3, 4])));
-        let error = read_labels(&path).unwrap_err();
-        assert!(
-            matches!(
-                error,
-                DataError::TrailingData {
-                    expected: 10,
-                    actual: 12,
-                    ..
-                }
-            ),
+        let bytes = gzip(&idx_bytes(LABELS_MAGIC, &[2], &[1, 2, 3, 4]));
+        let error = read_error("labels.gz", &bytes, read_labels);
+        assert_eq!(
+            size_mismatch(&error),
+            Some(("TrailingData", 10, 12)),
             "{error:?}"
         );
     }
@@ -848,14 +830,11 @@ mod tests {
 
     #[test]
     fn huge_label_count_is_truncated_not_allocated() {
-        let dir = TestDir::new("huge-labels");
-        let path = dir.path("labels.gz");
-        write_file(&path, &gzip(&idx_bytes(LABELS_MAGIC, &[u32::MAX], &[1, 2])));
-        let error = read_labels(&path).unwrap_err();
-        assert!(
-            matches!(error, DataError::Truncated { actual: 10, .. }),
-            "{error:?}"
-        );
+        let bytes = gzip(&idx_bytes(LABELS_MAGIC, &[u32::MAX], &[1, 2]));
+        let error = read_error("labels.gz", &bytes, read_labels);
+        let (variant, _, actual) = size_mismatch(&error).expect("a size mismatch");
+        assert_eq!(variant, "Truncated", "{error:?}");
+        assert_eq!(actual, 10, "{error:?}");
     }
 
     /// Writes a `mnist/` split with the given labels, where image `i` has every pixel equal to
