@@ -65,6 +65,10 @@ fn constant_learning_rate() -> f64 {
     1.0
 }
 
+/// Smallest accepted degree floor. Far smaller floors give clamped samples weights that `f32`
+/// sums cannot hold: a floor of 1e-300 overflowed the weighted mean and turned `U` into NaN.
+pub const MIN_DEGREE_FLOOR: f64 = 1e-6;
+
 fn default_degree_floor() -> f64 {
     ksc::DEFAULT_DEGREE_FLOOR
 }
@@ -194,13 +198,29 @@ impl TrainConfig {
             ));
         }
         let floor = self.degree_floor;
-        if !(floor > 0.0 && floor <= 1.0) {
+        if !(MIN_DEGREE_FLOOR..=1.0).contains(&floor) {
             return Err(format!(
-                "--degree-floor is {floor}; it must be in (0, 1], a fraction of the mean degree"
+                "--degree-floor is {floor}; it must be in [{MIN_DEGREE_FLOOR:e}, 1], a fraction \
+                 of the mean degree"
             ));
         }
-        if let Some(0) = self.train_limit {
-            return Err("--train-limit is 0; use at least one batch of images".into());
+        let weights = [
+            ("--eta-var", self.weights.variance),
+            ("--eta-reg", self.weights.regularization),
+            ("--eta-rec", self.weights.reconstruction),
+            ("--eta-cl", self.weights.cluster),
+        ];
+        for (name, weight) in weights {
+            if !(weight.is_finite() && weight >= 0.0) {
+                return Err(format!(
+                    "{name} is {weight}; it must be a finite number of at least 0"
+                ));
+            }
+        }
+        if let Some(limit @ (0 | 1)) = self.train_limit {
+            return Err(format!(
+                "--train-limit is {limit}; the degrees need at least 2 training images"
+            ));
         }
         if let Some(0) = self.test_limit {
             return Err("--test-limit is 0; evaluate on at least one image".into());
@@ -296,7 +316,7 @@ mod tests {
     #[test]
     fn validate_names_bad_values() {
         let base = TrainConfig::preset(Preset::Mnist012, PathBuf::from("data"));
-        let cases: [(TrainConfig, &str); 5] = [
+        let cases: [(TrainConfig, &str); 9] = [
             (
                 TrainConfig {
                     epochs: 0,
@@ -331,6 +351,40 @@ mod tests {
                     ..base.clone()
                 },
                 "--degree-floor",
+            ),
+            (
+                TrainConfig {
+                    degree_floor: 1e-300,
+                    ..base.clone()
+                },
+                "--degree-floor",
+            ),
+            (
+                TrainConfig {
+                    weights: LossWeights {
+                        cluster: f64::INFINITY,
+                        ..base.weights
+                    },
+                    ..base.clone()
+                },
+                "--eta-cl",
+            ),
+            (
+                TrainConfig {
+                    weights: LossWeights {
+                        reconstruction: -1.0,
+                        ..base.weights
+                    },
+                    ..base.clone()
+                },
+                "--eta-rec",
+            ),
+            (
+                TrainConfig {
+                    train_limit: Some(1),
+                    ..base.clone()
+                },
+                "--train-limit",
             ),
         ];
         for (config, expected) in cases {

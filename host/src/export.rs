@@ -11,13 +11,14 @@ use anyhow::{Context, Result};
 use model_format::{FormatError, Model, VERSION};
 use thiserror::Error;
 
-use crate::data::{Dataset, Split};
+use crate::data::Split;
 use crate::latent::LATENT_FILE;
 use crate::onnx;
 use crate::pictures::traversal;
 use crate::quantize;
 use crate::train::write_json;
 use crate::trained::TrainedModel;
+use crate::validate::VALIDATION_FILE;
 
 /// File name of the ONNX encoder in an export folder.
 pub const ENCODER_FILE: &str = "encoder.onnx";
@@ -74,35 +75,45 @@ pub fn export(
     out_dir: &Path,
     options: &ExportOptions,
 ) -> Result<ExportSummary> {
+    anyhow::ensure!(
+        options.calibration_images > 0,
+        "--calibration-images is 0; calibrate on at least 1 training image (default 1000)"
+    );
     let mut train = trained.dataset(options.data_dir.as_deref(), Split::Train)?;
     if let Some(limit) = trained.config.train_limit {
         train = train.take_first(limit);
     }
     anyhow::ensure!(!train.is_empty(), "the training split has no images");
 
+    // Everything is computed before the first file is written, so a failed export leaves an
+    // older export folder as it was.
     let train_scores = trained.scores(&train);
     let prototypes = trained.prototypes(&train_scores);
     let encoder = trained.encoder_graph(prototypes);
     let decoder = trained.decoder_graph()?;
-
-    fs::create_dir_all(out_dir)
-        .with_context(|| format!("cannot create the export folder {}", out_dir.display()))?;
+    let latent = traversal::summary_of_scores(trained, run_dir, &train, &train_scores)?;
     let encoder_bytes = onnx::to_bytes(&onnx::encoder_model(&encoder)?);
-    write_file(&out_dir.join(ENCODER_FILE), &encoder_bytes)?;
     let decoder_bytes = onnx::to_bytes(&onnx::decoder_model(&decoder)?);
-    write_file(&out_dir.join(DECODER_FILE), &decoder_bytes)?;
 
-    let calibration = calibration_images(&train, options.calibration_images);
+    let calibration = train.take_first(options.calibration_images).images;
     let threshold = trained.config.uncertain_threshold as f32;
     let spec = quantize::quantize(&encoder, &calibration, threshold)
         .context("cannot quantize the encoder")?;
     let model_bytes = spec
         .to_bytes()
         .context("cannot write the fixed-point model")?;
-    write_file(&out_dir.join(MODEL_FILE), &model_bytes)?;
 
-    let latent = traversal::summary_of_scores(trained, run_dir, &train, &train_scores)?;
+    fs::create_dir_all(out_dir)
+        .with_context(|| format!("cannot create the export folder {}", out_dir.display()))?;
+    write_file(&out_dir.join(ENCODER_FILE), &encoder_bytes)?;
+    write_file(&out_dir.join(DECODER_FILE), &decoder_bytes)?;
+    write_file(&out_dir.join(MODEL_FILE), &model_bytes)?;
     latent.write(&out_dir.join(LATENT_FILE))?;
+    // A validation report of the files just replaced no longer describes them.
+    fs::remove_file(out_dir.join(VALIDATION_FILE)).or_else(|error| match error.kind() {
+        io::ErrorKind::NotFound => Ok(()),
+        _ => Err(error),
+    })?;
 
     let summary = ExportSummary {
         encoder_onnx_bytes: encoder_bytes.len(),
@@ -115,11 +126,6 @@ pub fn export(
     };
     write_json(&out_dir.join(SUMMARY_FILE), &summary)?;
     Ok(summary)
-}
-
-/// Pixels of the first `count` images of `dataset`.
-fn calibration_images(dataset: &Dataset, count: usize) -> Vec<f32> {
-    dataset.take_first(count.max(1)).images
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {

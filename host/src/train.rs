@@ -285,12 +285,15 @@ pub struct RunOptions {
     pub out_dir: PathBuf,
     /// Show a progress bar (hidden anyway when stderr is not a terminal).
     pub progress: bool,
+    /// Whether a fresh run may replace a run that already has a checkpoint in `out_dir`.
+    pub overwrite: bool,
 }
 
 /// Starting point of [`run`].
 #[derive(Clone, Debug)]
 pub enum Start {
-    /// A new run with this configuration; an older run in the same folder is replaced.
+    /// A new run with this configuration. An older run in the same folder is replaced only
+    /// with [`RunOptions::overwrite`].
     Fresh(TrainConfig),
     /// Continue the run in the folder from its checkpoint, with these settings changed (more
     /// epochs, a lower learning rate after a failure, another data folder or backend).
@@ -301,26 +304,43 @@ pub enum Start {
 pub fn run(start: Start, options: &RunOptions) -> Result<Summary> {
     let started = Instant::now();
     let out_dir = &options.out_dir;
-    fs::create_dir_all(out_dir)
-        .with_context(|| format!("cannot create the run folder {}", out_dir.display()))?;
     let checkpoint_path = out_dir.join(CHECKPOINT_FILE);
 
+    // Settings, the old run and the data are checked before anything in the folder changes.
+    let fresh = matches!(start, Start::Fresh(_));
     let mut trainer = match start {
         Start::Fresh(config) => {
             config.validate().map_err(anyhow::Error::msg)?;
-            let device = training_device(config.backend)?;
-            for stale in [METRICS_FILE, CHECKPOINT_FILE, SUMMARY_FILE] {
-                fs::remove_file(out_dir.join(stale)).or_else(ignore_missing)?;
+            if checkpoint_path.exists() && !options.overwrite {
+                bail!(
+                    "{} already contains a run; continue it with --resume, replace it with \
+                     --overwrite, or choose another --out folder",
+                    out_dir.display()
+                );
             }
+            let device = training_device(config.backend)?;
             Trainer::new(config, device)
         }
         Start::Resume(overrides) => resume(&checkpoint_path, &overrides)?,
     };
     let config = trainer.config.clone();
-    write_json(&out_dir.join(CONFIG_FILE), &config)?;
-
     let train = load(&config, Split::Train)?;
     let test = load(&config, Split::Test)?;
+    anyhow::ensure!(
+        train.len() >= 2,
+        "the training set has {} image; the degrees need at least 2 images per batch, so \
+         raise --train-limit",
+        train.len()
+    );
+
+    fs::create_dir_all(out_dir)
+        .with_context(|| format!("cannot create the run folder {}", out_dir.display()))?;
+    if fresh {
+        for stale in [METRICS_FILE, CHECKPOINT_FILE, SUMMARY_FILE] {
+            fs::remove_file(out_dir.join(stale)).or_else(ignore_missing)?;
+        }
+    }
+    write_json(&out_dir.join(CONFIG_FILE), &config)?;
     log::info!(
         "training {} on {} images, testing on {} images, {} epochs, batch {}",
         config.preset,
@@ -390,6 +410,7 @@ pub fn run(start: Start, options: &RunOptions) -> Result<Summary> {
         images_per_second_sum += record.train_images_per_second;
         timed_epochs += 1;
 
+        trainer.check_finite()?;
         // The metrics line goes first: a run killed between the two writes resumes from the
         // previous checkpoint, and resuming drops metrics lines past the checkpoint's epoch.
         append_json_line(&out_dir.join(METRICS_FILE), &record)?;
@@ -455,6 +476,14 @@ fn resume(path: &Path, overrides: &ConfigOverrides) -> Result<Trainer> {
         )
     })?;
     let stored = checkpoint.meta.config.clone();
+    let trained = checkpoint.meta.epoch;
+    if let Some(epochs) = overrides.epochs.filter(|epochs| *epochs < trained) {
+        bail!(
+            "--epochs {epochs} is below the {trained} epochs the run in {} has finished; give \
+             at least {trained}",
+            out_dir.display()
+        );
+    }
     if let Some(seed) = overrides.seed.filter(|seed| *seed != stored.seed) {
         bail!(
             "--seed {seed} differs from the seed {} of the run in {}; a resumed run keeps its \
@@ -528,6 +557,27 @@ impl Trainer {
         let rotation = Tensor::<2>::from_data(TensorData::new(rotation, [s, s]), &inner);
         self.projection = self.projection.clone().matmul(rotation.clone());
         self.cayley.rotate(rotation);
+    }
+
+    /// Fails when `U` or the weighted mean is no longer finite, so that such a state never
+    /// replaces the last good checkpoint. The loss can stay finite while they overflow, for
+    /// example when clamped degrees give a few samples enormous weights.
+    fn check_finite(&self) -> Result<()> {
+        let projection = self
+            .projection
+            .to_data()
+            .try_to_vec::<f32>()
+            .expect("projection is f32");
+        let finite = |values: &[f32]| values.iter().all(|value| value.is_finite());
+        if !finite(&projection) || !finite(&self.mean) {
+            bail!(
+                "U or the weighted mean of the features is no longer finite after epoch {}; the \
+                 checkpoint of the last finished epoch is kept. Raise --degree-floor or lower \
+                 --learning-rate, then resume",
+                self.epoch
+            );
+        }
+        Ok(())
     }
 
     fn checkpoint_meta(&self) -> CheckpointMeta {

@@ -214,15 +214,64 @@ fn diverging_run_keeps_last_checkpoint() {
     assert_eq!(metrics_lines(&out).len(), 1);
 }
 
+/// A finished run survives a second `train` into its folder and a resume with fewer epochs.
+#[test]
+fn existing_run_is_kept() {
+    let Some(data) = data_dir() else { return };
+    let out = scratch("existing");
+    let output = run(host_command(&args(&small_run(&data, &out, "1"))));
+    assert!(output.status.success(), "{}", text(&output));
+    let checkpoint = fs::read(out.join("checkpoint.bin")).unwrap();
+    let config = fs::read(out.join("config.json")).unwrap();
+
+    let output = run(host_command(&args(&small_run(&data, &out, "1"))));
+    assert!(!output.status.success(), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--overwrite"), "{stderr}");
+
+    let out_str = out.to_str().unwrap();
+    let fewer = ["train", "--resume", "--out", out_str, "--epochs", "0"];
+    let output = run(host_command(&fewer));
+    assert!(!output.status.success(), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--epochs 0"), "{stderr}");
+
+    assert_eq!(fs::read(out.join("checkpoint.bin")).unwrap(), checkpoint);
+    assert_eq!(fs::read(out.join("config.json")).unwrap(), config);
+
+    let mut replace = small_run(&data, &out, "1");
+    replace.push("--overwrite".into());
+    let output = run(host_command(&args(&replace)));
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(metrics_lines(&out).len(), 1);
+}
+
 #[test]
 fn bad_inputs_get_clear_errors() {
     let empty = scratch("no-data");
     let out = scratch("bad-inputs");
     let out = out.to_str().unwrap();
-    let cases: [(Vec<&str>, &str); 6] = [
+    let cases: [(Vec<&str>, &str); 11] = [
+        (
+            vec!["bench-onnx", "--model", "missing.onnx", "--seconds", "NaN"],
+            "--seconds",
+        ),
         (
             vec!["train", "--data-dir", empty.to_str().unwrap(), "--out", out],
             "fetch-data.sh",
+        ),
+        (
+            vec!["train", "--degree-floor", "1e-300", "--out", out],
+            "--degree-floor",
+        ),
+        (vec!["train", "--eta-cl", "inf", "--out", out], "--eta-cl"),
+        (
+            vec!["train", "--train-limit", "1", "--out", out],
+            "--train-limit",
+        ),
+        (
+            vec!["train", "--resume", "--overwrite", "--out", out],
+            "--overwrite",
         ),
         (
             vec!["train", "--preset", "cifar", "--out", out],
@@ -248,6 +297,8 @@ fn bad_inputs_get_clear_errors() {
             "{arguments:?}: {stderr:?} does not mention {expected}"
         );
     }
+    // Rejected settings leave no run folder behind.
+    assert!(!Path::new(out).join("config.json").exists());
 }
 
 #[cfg(not(feature = "wgpu"))]

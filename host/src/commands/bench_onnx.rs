@@ -26,6 +26,12 @@ pub struct BenchOnnxArgs {
 
 pub fn run(args: BenchOnnxArgs) -> Result<()> {
     anyhow::ensure!(args.batch > 0, "--batch must be at least 1");
+    // Duration::from_secs_f64 panics on NaN, infinite and negative values.
+    anyhow::ensure!(
+        args.seconds.is_finite() && (0.0..=86_400.0).contains(&args.seconds),
+        "--seconds is {}; give a number of seconds from 0 to 86400",
+        args.seconds
+    );
     let shape = [args.batch, 1, 28, 28];
     let fixed_shape = args.fixed_batch.then_some(&shape[..]);
     let model = OnnxModel::load_with_input_shape(&args.model, fixed_shape)?;

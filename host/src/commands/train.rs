@@ -74,6 +74,9 @@ pub struct TrainArgs {
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Replace the run that --out already contains instead of stopping.
+    #[arg(long, conflicts_with = "resume")]
+    overwrite: bool,
 }
 
 impl TrainArgs {
@@ -127,6 +130,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let options = RunOptions {
         out_dir: out_dir.clone(),
         progress: !args.quiet,
+        overwrite: args.overwrite,
     };
     let summary = train::run(start, &options)?;
     let test = &summary.test;
