@@ -169,9 +169,13 @@ impl LatentSummary {
     pub fn write(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).expect("the summary serialises");
         let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
-        fs::write(&temporary, text + "\n")
-            .and_then(|()| fs::rename(&temporary, path))
-            .with_context(|| format!("cannot write the latent summary {}", path.display()))
+        let written =
+            fs::write(&temporary, text + "\n").and_then(|()| fs::rename(&temporary, path));
+        if written.is_err() {
+            // Best effort: the write or rename error below is the one worth reporting.
+            let _ = fs::remove_file(&temporary);
+        }
+        written.with_context(|| format!("cannot write the latent summary {}", path.display()))
     }
 
     /// Checks the version and that every array has the shape that `clusters` and

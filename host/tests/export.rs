@@ -184,10 +184,8 @@ fn validate_names_missed_threshold() {
         path_str(&export),
         "--limit",
         "200",
-        "--min-fixed-point-agreement",
-        "1.01",
         "--max-strength-mae",
-        "1",
+        "0",
         "--max-acc-drop",
         "1",
     ]);
@@ -198,7 +196,24 @@ fn validate_names_missed_threshold() {
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("validation failed: fixed_point_cluster_agreement"),
+        stderr.contains("validation failed: fixed_point_strength_mae"),
+        "{stderr}"
+    );
+
+    // A threshold no measurement can meet is rejected before anything runs.
+    let output = host(&[
+        "validate",
+        "--run",
+        path_str(&exported.run),
+        "--export",
+        path_str(&export),
+        "--min-fixed-point-agreement",
+        "1.01",
+    ]);
+    assert!(!output.status.success(), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--min-fixed-point-agreement is 1.01"),
         "{stderr}"
     );
 }

@@ -158,14 +158,26 @@ fn dims_traversal_has_one_row_per_dim() {
 fn traverse_rejects_invalid_arguments() {
     let Some(run) = trained_run() else { return };
     let run = run.to_str().unwrap();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 7] = [
         (
             &["--cluster", "3", "--along-dims"],
             "--cluster 3 does not exist",
         ),
-        (&["--extrapolate", "0.5"], "--extrapolate 0.5 is below 1"),
+        (
+            &["--extrapolate", "0.5"],
+            "--extrapolate 0.5 is outside 1..=10",
+        ),
+        (
+            &["--extrapolate", "inf"],
+            "--extrapolate inf is outside 1..=10",
+        ),
         (&["--steps", "1"], "--steps 1 is outside 2..=64"),
         (&["--along-dims"], "--cluster"),
+        (&["--cluster", "1"], "--along-dims"),
+        (
+            &["--cluster", "0", "--along-dims", "--range", "NaN"],
+            "--range NaN is outside",
+        ),
     ];
     for (extra, message) in cases {
         let mut args = vec!["traverse", "--run", run];

@@ -32,7 +32,7 @@ pub struct TraverseArgs {
     #[arg(long, default_value_t = 1.5)]
     extrapolate: f32,
     /// Cluster whose centroid the --along-dims rows pass through.
-    #[arg(long, value_name = "C")]
+    #[arg(long, value_name = "C", requires = "along_dims")]
     cluster: Option<usize>,
     /// Draw one row per latent dim k..s through the centroid of --cluster instead of one row
     /// per cluster direction.
@@ -116,11 +116,18 @@ pub fn run(args: TraverseArgs) -> Result<()> {
     save(&grid, args.scale, &out)
 }
 
+/// Largest accepted `--extrapolate`: ten times the farthest training point.
+const MAX_EXTRAPOLATE: f32 = 10.0;
+
+/// Largest accepted `--range`, in within-cluster standard deviations.
+const MAX_RANGE: f32 = 20.0;
+
 /// Checks the numeric arguments and returns the number of images per row.
 fn check_arguments(args: &TraverseArgs) -> Result<usize> {
     anyhow::ensure!(
-        args.extrapolate >= 1.0,
-        "--extrapolate {} is below 1; the rows must reach the farthest training point",
+        (1.0..=MAX_EXTRAPOLATE).contains(&args.extrapolate),
+        "--extrapolate {} is outside 1..={MAX_EXTRAPOLATE}; the rows must reach the farthest \
+         training point and stay near the scores the decoder was trained on",
         args.extrapolate
     );
     anyhow::ensure!(
@@ -128,7 +135,11 @@ fn check_arguments(args: &TraverseArgs) -> Result<usize> {
         "--scale {} is outside 1..=16",
         args.scale
     );
-    anyhow::ensure!(args.range > 0.0, "--range {} must be positive", args.range);
+    anyhow::ensure!(
+        args.range > 0.0 && args.range <= MAX_RANGE,
+        "--range {} is outside (0, {MAX_RANGE}]",
+        args.range
+    );
     let steps = args.steps.unwrap_or(if args.along_dims { 9 } else { 10 });
     anyhow::ensure!(
         (2..=64).contains(&steps),

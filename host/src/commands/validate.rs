@@ -43,7 +43,41 @@ pub struct ValidateArgs {
     max_acc_drop: f64,
 }
 
+/// Checks that every threshold is a finite number and every fraction lies in 0..=1.
+fn check_thresholds(args: &ValidateArgs) -> Result<()> {
+    let thresholds = [
+        ("--max-score-diff", args.max_score_diff, false),
+        ("--max-image-diff", args.max_image_diff, false),
+        ("--min-onnx-agreement", args.min_onnx_agreement, true),
+        (
+            "--min-fixed-point-agreement",
+            args.min_fixed_point_agreement,
+            true,
+        ),
+        ("--max-strength-mae", args.max_strength_mae, false),
+        ("--max-acc-drop", args.max_acc_drop, true),
+    ];
+    for (name, value, fraction) in thresholds {
+        let upper = if fraction { 1.0 } else { f64::MAX };
+        anyhow::ensure!(
+            value.is_finite() && (0.0..=upper).contains(&value),
+            "{name} is {value}; it must be a finite number {}",
+            if fraction {
+                "from 0 to 1"
+            } else {
+                "of at least 0"
+            }
+        );
+    }
+    anyhow::ensure!(
+        args.limit != Some(0),
+        "--limit is 0; validate on at least 1 test image"
+    );
+    Ok(())
+}
+
 pub fn run(args: ValidateArgs) -> Result<()> {
+    check_thresholds(&args)?;
     let export_dir = args
         .export
         .clone()
