@@ -200,6 +200,22 @@ fn validate_names_missed_threshold() {
         "{stderr}"
     );
 
+    // An export whose latent.json names another checkpoint is stale.
+    let latent = fs::read_to_string(exported.export.join("latent.json")).unwrap();
+    let mut latent: Value = serde_json::from_str(&latent).unwrap();
+    latent["checkpoint_digest"] = "0000".into();
+    fs::write(export.join("latent.json"), latent.to_string()).unwrap();
+    let output = host(&[
+        "validate",
+        "--run",
+        path_str(&exported.run),
+        "--export",
+        path_str(&export),
+    ]);
+    assert!(!output.status.success(), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("another checkpoint"), "{stderr}");
+
     // A threshold no measurement can meet is rejected before anything runs.
     let output = host(&[
         "validate",

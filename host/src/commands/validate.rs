@@ -1,9 +1,11 @@
 //! `host validate`: compare an export with the Burn model on the test split.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
+use host::latent::{LATENT_FILE, LatentSummary};
+use host::pictures::traversal;
 use host::train::write_json;
 use host::trained::TrainedModel;
 use host::validate::{self, Thresholds, ValidateOptions};
@@ -76,6 +78,30 @@ fn check_thresholds(args: &ValidateArgs) -> Result<()> {
     Ok(())
 }
 
+/// Checks that the export's `latent.json` names the run's current checkpoint. Another digest
+/// means that the run was trained further, or again, after the export.
+fn check_export_is_current(run_dir: &Path, export_dir: &Path) -> Result<()> {
+    let path = export_dir.join(LATENT_FILE);
+    if !path.exists() {
+        log::warn!(
+            "{} is missing, so the export cannot be matched to the run's checkpoint",
+            path.display()
+        );
+        return Ok(());
+    }
+    let exported = LatentSummary::read(&path)?.checkpoint_digest;
+    let current = traversal::checkpoint_digest(run_dir)?;
+    anyhow::ensure!(
+        exported == current,
+        "the export in {} was written from another checkpoint than the one now in {}; run \
+         host export --run {} again",
+        export_dir.display(),
+        run_dir.display(),
+        run_dir.display()
+    );
+    Ok(())
+}
+
 pub fn run(args: ValidateArgs) -> Result<()> {
     check_thresholds(&args)?;
     let export_dir = args
@@ -83,6 +109,7 @@ pub fn run(args: ValidateArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| args.run.join("export"));
     let trained = TrainedModel::load(&args.run)?;
+    check_export_is_current(&args.run, &export_dir)?;
     let options = ValidateOptions {
         data_dir: args.data_dir.clone(),
         limit: args.limit,
