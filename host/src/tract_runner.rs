@@ -8,6 +8,7 @@ use tract_onnx::prelude::Tensor as TractTensor;
 use tract_onnx::prelude::{
     DatumExt, Framework, InferenceModelExt, IntoRunnable, TValue, TypedRunnableModel, tvec,
 };
+use tract_onnx::tract_hir::internal::DimLike;
 
 /// One ONNX file, optimised by tract for a dynamic batch size.
 pub struct OnnxModel {
@@ -51,6 +52,16 @@ impl OnnxModel {
             plan,
             path: PathBuf::from(name),
         })
+    }
+
+    /// Returns the dims of the first input, `None` for a symbolic one such as the batch size.
+    pub fn input_dims(&self) -> Result<Vec<Option<usize>>> {
+        let fact = self
+            .plan
+            .model()
+            .input_fact(0)
+            .with_context(|| format!("{} has no input", self.path.display()))?;
+        Ok(fact.shape.iter().map(|dim| dim.to_usize().ok()).collect())
     }
 
     /// Runs one batch of `f32` values with shape `shape` and returns every output.
@@ -108,6 +119,23 @@ pub fn decode(
     latent_size: usize,
     batch: usize,
 ) -> Result<Vec<f32>> {
+    match model.input_dims()?.as_slice() {
+        [_, Some(size)] if *size == latent_size => {}
+        [_, Some(size)] => anyhow::bail!(
+            "{} decodes score vectors of size {size}, but the latent summary has latent size \
+             {latent_size}; use the latent.json that host export wrote beside this decoder",
+            model.path.display()
+        ),
+        [_, _, _, _] => anyhow::bail!(
+            "{} takes images, not score vectors; pass the decoder.onnx of the export",
+            model.path.display()
+        ),
+        dims => anyhow::bail!(
+            "{} has an input of {} dims; a GenKSC decoder.onnx takes [N, s] score vectors",
+            model.path.display(),
+            dims.len()
+        ),
+    }
     let mut images = Vec::with_capacity(scores.len() / latent_size * 28 * 28);
     for chunk in scores.chunks(batch.max(1) * latent_size) {
         let n = chunk.len() / latent_size;

@@ -357,6 +357,23 @@ fn onnx_traversal_matches_burn() {
         max_difference <= 1,
         "pixels differ by up to {max_difference} grey levels"
     );
+
+    // The encoder in place of the decoder is named as the mistake, not left to tract.
+    let encoder = export.join("encoder.onnx");
+    let latent = export.join(LATENT_FILE);
+    let output = host(&[
+        "traverse",
+        "--onnx",
+        encoder.to_str().unwrap(),
+        "--latent",
+        latent.to_str().unwrap(),
+    ]);
+    assert!(!output.status.success(), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("takes images, not score vectors"),
+        "{stderr}"
+    );
 }
 
 #[test]
