@@ -133,18 +133,17 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Reason a model file could not be loaded.
+///
+/// The underlying error is part of each message and not a `source`, so that printing the
+/// error chain does not repeat it after the advice.
 #[derive(Debug, Error)]
 pub enum ModelFileError {
     #[error(
-        "cannot read the model file {}: {source}; export one with \
+        "cannot read the model file {}: {error}; export one with \
          `cargo run --release -p host -- export --run <run folder>`",
         path.display()
     )]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    Io { path: PathBuf, error: io::Error },
     #[error(
         "model file {} is truncated: it needs at least {needed} bytes but has {available}; \
          copy it again or export it again",
@@ -162,15 +161,11 @@ pub enum ModelFileError {
     )]
     UnsupportedVersion { path: PathBuf, version: u16 },
     #[error(
-        "model file {} is corrupt ({source}); export it again with \
+        "model file {} is corrupt ({error}); export it again with \
          `cargo run --release -p host -- export --run <run folder>`",
         path.display()
     )]
-    Corrupt {
-        path: PathBuf,
-        #[source]
-        source: FormatError,
-    },
+    Corrupt { path: PathBuf, error: FormatError },
 }
 
 /// A model file read into memory and validated.
@@ -188,9 +183,9 @@ impl ModelFile {
     /// One [`ModelFileError`] per cause: unreadable, truncated, from another format version,
     /// or corrupt (bad magic, checksum mismatch or an invalid field).
     pub fn read(path: &Path) -> Result<Self, ModelFileError> {
-        let bytes = fs::read(path).map_err(|source| ModelFileError::Io {
+        let bytes = fs::read(path).map_err(|error| ModelFileError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let path = path.to_path_buf();
         match Model::parse(&bytes) {
@@ -203,7 +198,7 @@ impl ModelFile {
             Err(FormatError::UnsupportedVersion { version }) => {
                 Err(ModelFileError::UnsupportedVersion { path, version })
             }
-            Err(source) => Err(ModelFileError::Corrupt { path, source }),
+            Err(error) => Err(ModelFileError::Corrupt { path, error }),
         }
     }
 
