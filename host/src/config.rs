@@ -105,6 +105,7 @@ impl TrainConfig {
                     regularization: 1.0,
                     reconstruction: 1.0,
                     cluster: 1.0,
+                    balance: 0.0,
                 },
                 degree_floor: ksc::DEFAULT_DEGREE_FLOOR,
                 cayley,
@@ -139,6 +140,7 @@ impl TrainConfig {
                     regularization: 0.001,
                     reconstruction: 0.001,
                     cluster: 0.008,
+                    balance: 0.0,
                 },
                 degree_floor: 0.1,
                 cayley,
@@ -209,6 +211,7 @@ impl TrainConfig {
             ("--eta-reg", self.weights.regularization),
             ("--eta-rec", self.weights.reconstruction),
             ("--eta-cl", self.weights.cluster),
+            ("--eta-bal", self.weights.balance),
         ];
         for (name, weight) in weights {
             if !(weight.is_finite() && weight >= 0.0) {
@@ -244,6 +247,7 @@ pub struct ConfigOverrides {
     pub eta_reg: Option<f64>,
     pub eta_rec: Option<f64>,
     pub eta_cl: Option<f64>,
+    pub eta_bal: Option<f64>,
     pub degree_floor: Option<f64>,
     pub kmeans_init: Option<bool>,
     pub train_limit: Option<usize>,
@@ -274,6 +278,7 @@ impl ConfigOverrides {
         set(&self.eta_reg, &mut config.weights.regularization);
         set(&self.eta_rec, &mut config.weights.reconstruction);
         set(&self.eta_cl, &mut config.weights.cluster);
+        set(&self.eta_bal, &mut config.weights.balance);
         set(&self.degree_floor, &mut config.degree_floor);
         set(&self.kmeans_init, &mut config.kmeans_init);
         set(&self.backend, &mut config.backend);
@@ -298,10 +303,13 @@ mod tests {
         let fields = json.as_object_mut().unwrap();
         fields.remove("final_learning_rate_factor").unwrap();
         fields.remove("degree_floor").unwrap();
+        let weights = fields["weights"].as_object_mut().unwrap();
+        weights.remove("balance").unwrap();
 
         let config: TrainConfig = serde_json::from_value(json).unwrap();
         assert_eq!(config.final_learning_rate_factor, 1.0);
         assert_eq!(config.degree_floor, ksc::DEFAULT_DEGREE_FLOOR);
+        assert_eq!(config.weights.balance, 0.0);
     }
 
     #[test]

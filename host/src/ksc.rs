@@ -34,6 +34,10 @@ pub struct LossWeights {
     pub reconstruction: f64,
     /// Weight `eta_cl` of the cosine cluster loss.
     pub cluster: f64,
+    /// Weight of the balance term `||mean_i e'_i / |e'_i|||^2`, which the published objective
+    /// does not have (0 there, and in runs written before it existed).
+    #[serde(default)]
+    pub balance: f64,
 }
 
 /// Vertices of a regular `(k-1)`-simplex centred at the origin, as unit vectors.
@@ -164,6 +168,24 @@ pub fn cluster_term(cluster_scores: Tensor<2>, codes: Tensor<2>) -> Tensor<1> {
     cosine_distances(cluster_scores, codes).min_dim(1).mean()
 }
 
+/// Computes the balance term `||mean_i e'_i / |e'_i|||^2`, the squared length of the mean of
+/// the unit cluster-score directions. It is 0 when the directions cancel, as they do for equally
+/// many points on each simplex code, and 1 when every point has the same direction. A public
+/// implementation by one of the paper's authors (a supervised variant) adds this term.
+///
+/// # Shapes
+/// - cluster_scores: `[n, k - 1]`
+pub fn balance_term(cluster_scores: Tensor<2>) -> Tensor<1> {
+    let norms = cluster_scores
+        .clone()
+        .powi_scalar(2)
+        .sum_dim(1)
+        .add_scalar(NORM_EPSILON)
+        .sqrt();
+    let directions = cluster_scores.div(norms);
+    directions.mean_dim(0).powi_scalar(2).sum()
+}
+
 /// Loss terms of one batch, each already averaged over the batch and not yet weighted.
 #[derive(Clone, Debug)]
 pub struct LossTerms {
@@ -171,10 +193,12 @@ pub struct LossTerms {
     pub regularization: Tensor<1>,
     pub reconstruction: Tensor<1>,
     pub cluster: Tensor<1>,
+    pub balance: Tensor<1>,
 }
 
 impl LossTerms {
-    /// Weighted sum of the terms; the cluster term counts only when `cluster_on` is set.
+    /// Weighted sum of the terms; the cluster and balance terms count only when `cluster_on`
+    /// is set.
     pub fn total(&self, weights: &LossWeights, cluster_on: bool) -> Tensor<1> {
         let mut total = self
             .variance
@@ -192,6 +216,9 @@ impl LossTerms {
             );
         if cluster_on {
             total = total.add(self.cluster.clone().mul_scalar(weights.cluster));
+            if weights.balance != 0.0 {
+                total = total.add(self.balance.clone().mul_scalar(weights.balance));
+            }
         }
         total
     }
@@ -355,12 +382,14 @@ mod tests {
             regularization: one().mul_scalar(3.0),
             reconstruction: one().mul_scalar(5.0),
             cluster: one().mul_scalar(7.0),
+            balance: one().mul_scalar(11.0),
         };
         let weights = LossWeights {
             variance: 1.0,
             regularization: 0.5,
             reconstruction: 2.0,
             cluster: 3.0,
+            balance: 0.25,
         };
         assert_close(
             values(terms.total(&weights, false))[0],
@@ -369,8 +398,21 @@ mod tests {
         );
         assert_close(
             values(terms.total(&weights, true))[0],
-            -2.0 + 1.5 + 10.0 + 21.0,
+            -2.0 + 1.5 + 10.0 + 21.0 + 2.75,
             1e-6,
         );
+    }
+
+    #[test]
+    fn balance_term_by_hand() {
+        // Directions (1, 0) and (0, 1): mean (1/2, 1/2), squared length 1/2.
+        let spread = matrix(&[&[1.0, 0.0], &[0.0, 2.0]]);
+        assert_close(values(balance_term(spread))[0], 0.5, 1e-6);
+        // Opposite directions cancel.
+        let opposite = matrix(&[&[1.0, 0.0], &[-3.0, 0.0]]);
+        assert_close(values(balance_term(opposite))[0], 0.0, 1e-6);
+        // One shared direction gives 1.
+        let shared = matrix(&[&[0.0, 2.0], &[0.0, 5.0]]);
+        assert_close(values(balance_term(shared))[0], 1.0, 1e-6);
     }
 }

@@ -37,6 +37,9 @@ pub struct EpochLosses {
     pub regularization: f64,
     pub reconstruction: f64,
     pub cluster: f64,
+    /// Unweighted balance term (0 in runs written before it existed).
+    #[serde(default)]
+    pub balance: f64,
 }
 
 /// One line of `metrics.jsonl`.
@@ -192,6 +195,7 @@ impl Trainer {
             sums.regularization += values[2];
             sums.reconstruction += values[3];
             sums.cluster += values[4];
+            sums.balance += values[5];
             batches += 1;
             clamped_total += clamped;
             progress.inc(chunk.len() as u64);
@@ -208,18 +212,20 @@ impl Trainer {
             regularization: sums.regularization / count,
             reconstruction: sums.reconstruction / count,
             cluster: sums.cluster / count,
+            balance: sums.balance / count,
         };
         Ok((averages, clamped_total))
     }
 
     /// Takes one optimisation step on a batch `[n, 1, 28, 28]` and returns the loss values
-    /// (total, variance, regularisation, reconstruction, cluster) and the clamped degree count.
+    /// (total, variance, regularisation, reconstruction, cluster, balance) and the clamped
+    /// degree count.
     fn step(
         &mut self,
         images: Tensor<4>,
         cluster_on: bool,
         learning_rate: f64,
-    ) -> Result<([f64; 5], usize)> {
+    ) -> Result<([f64; 6], usize)> {
         let config = &self.config;
         let k = config.clusters;
         let features = self.model.encoder.forward(images.clone());
@@ -242,7 +248,8 @@ impl Trainer {
             variance: ksc::variance_term(scores, degrees),
             regularization: ksc::regularization_term(features),
             reconstruction: ksc::reconstruction_term(images, reconstructed),
-            cluster: ksc::cluster_term(cluster_scores, self.codes.clone()),
+            cluster: ksc::cluster_term(cluster_scores.clone(), self.codes.clone()),
+            balance: ksc::balance_term(cluster_scores),
         };
         let loss = terms.total(&config.weights, cluster_on);
         let values = [
@@ -251,6 +258,7 @@ impl Trainer {
             scalar(&terms.regularization),
             scalar(&terms.reconstruction),
             scalar(&terms.cluster),
+            scalar(&terms.balance),
         ];
         if let Some(bad) = values.iter().find(|value| !value.is_finite()) {
             bail!(

@@ -62,6 +62,10 @@ pub struct TrainArgs {
     /// Weight of the cosine cluster loss.
     #[arg(long)]
     eta_cl: Option<f64>,
+    /// Weight of the balance term ||mean of e'/|e'| ||^2, against clusters that absorb others
+    /// (default 0, as in the paper).
+    #[arg(long)]
+    eta_bal: Option<f64>,
     /// Clamp degrees below this fraction of their mean absolute value (default: the preset's).
     #[arg(long, value_name = "FRACTION")]
     degree_floor: Option<f64>,
@@ -93,6 +97,7 @@ impl TrainArgs {
             eta_reg: self.eta_reg,
             eta_rec: self.eta_rec,
             eta_cl: self.eta_cl,
+            eta_bal: self.eta_bal,
             degree_floor: self.degree_floor,
             kmeans_init: self.no_kmeans_init.then_some(false),
             train_limit: self.train_limit,
