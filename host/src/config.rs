@@ -140,7 +140,10 @@ impl TrainConfig {
                     regularization: 0.001,
                     reconstruction: 0.001,
                     cluster: 0.008,
-                    balance: 0.0,
+                    // Not in the paper. Without it the cluster loss emptied small clusters, and
+                    // the test balance fell to 0.042 after 5 epochs. With it the balance stayed
+                    // at 0.23, at the same ACC (0.537 and 0.539).
+                    balance: 0.008,
                 },
                 degree_floor: 0.1,
                 cayley,
