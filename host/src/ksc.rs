@@ -146,6 +146,16 @@ pub fn reconstruction_term(images: Tensor<4>, reconstructed: Tensor<4>) -> Tenso
         .div_scalar(n as f64)
 }
 
+/// Computes the lengths `sqrt(|e'_i|^2 + epsilon)` of the cluster scores, `[n, 1]`. The offset
+/// keeps a zero score vector from dividing by zero.
+fn score_norms(cluster_scores: Tensor<2>) -> Tensor<2> {
+    cluster_scores
+        .powi_scalar(2)
+        .sum_dim(1)
+        .add_scalar(NORM_EPSILON)
+        .sqrt()
+}
+
 /// Cosine distances `d_ic = 1 - e'_i . s_c / |e'_i|` to unit codes.
 ///
 /// # Shapes
@@ -153,12 +163,7 @@ pub fn reconstruction_term(images: Tensor<4>, reconstructed: Tensor<4>) -> Tenso
 /// - codes: `[k, k - 1]`, unit rows
 /// - output: `[n, k]`
 pub fn cosine_distances(cluster_scores: Tensor<2>, codes: Tensor<2>) -> Tensor<2> {
-    let norms = cluster_scores
-        .clone()
-        .powi_scalar(2)
-        .sum_dim(1)
-        .add_scalar(NORM_EPSILON)
-        .sqrt();
+    let norms = score_norms(cluster_scores.clone());
     let cosines = cluster_scores.matmul(codes.transpose()).div(norms);
     cosines.neg().add_scalar(1.0)
 }
@@ -176,12 +181,7 @@ pub fn cluster_term(cluster_scores: Tensor<2>, codes: Tensor<2>) -> Tensor<1> {
 /// # Shapes
 /// - cluster_scores: `[n, k - 1]`
 pub fn balance_term(cluster_scores: Tensor<2>) -> Tensor<1> {
-    let norms = cluster_scores
-        .clone()
-        .powi_scalar(2)
-        .sum_dim(1)
-        .add_scalar(NORM_EPSILON)
-        .sqrt();
+    let norms = score_norms(cluster_scores.clone());
     let directions = cluster_scores.div(norms);
     directions.mean_dim(0).powi_scalar(2).sum()
 }

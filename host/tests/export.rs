@@ -176,25 +176,18 @@ fn validate_names_missed_threshold() {
     for name in ["encoder.onnx", "decoder.onnx", "model.gksc"] {
         fs::copy(exported.export.join(name), export.join(name)).unwrap();
     }
-    let output = host(&[
-        "validate",
-        "--run",
-        path_str(&exported.run),
-        "--export",
-        path_str(&export),
-        "--limit",
-        "200",
-        "--max-strength-mae",
-        "0",
-        "--max-acc-drop",
-        "1",
-    ]);
-    assert!(
-        !output.status.success(),
-        "validate passed: {}",
-        text(&output)
+    let stderr = failed_validation(
+        exported,
+        &export,
+        &[
+            "--limit",
+            "200",
+            "--max-strength-mae",
+            "0",
+            "--max-acc-drop",
+            "1",
+        ],
     );
-    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("validation failed: fixed_point_strength_mae"),
         "{stderr}"
@@ -205,33 +198,35 @@ fn validate_names_missed_threshold() {
     let mut latent: Value = serde_json::from_str(&latent).unwrap();
     latent["checkpoint_digest"] = "0000".into();
     fs::write(export.join("latent.json"), latent.to_string()).unwrap();
-    let output = host(&[
-        "validate",
-        "--run",
-        path_str(&exported.run),
-        "--export",
-        path_str(&export),
-    ]);
-    assert!(!output.status.success(), "{}", text(&output));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failed_validation(exported, &export, &[]);
     assert!(stderr.contains("another checkpoint"), "{stderr}");
 
     // A threshold no measurement can meet is rejected before anything runs.
-    let output = host(&[
-        "validate",
-        "--run",
-        path_str(&exported.run),
-        "--export",
-        path_str(&export),
-        "--min-fixed-point-agreement",
-        "1.01",
-    ]);
-    assert!(!output.status.success(), "{}", text(&output));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failed_validation(exported, &export, &["--min-fixed-point-agreement", "1.01"]);
     assert!(
         stderr.contains("--min-fixed-point-agreement is 1.01"),
         "{stderr}"
     );
+}
+
+/// Runs `host validate` of the test run against `export` with `extra` options, checks that it
+/// fails and returns its standard error.
+fn failed_validation(exported: &Exported, export: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "validate",
+        "--run",
+        path_str(&exported.run),
+        "--export",
+        path_str(export),
+    ];
+    args.extend_from_slice(extra);
+    let output = host(&args);
+    assert!(
+        !output.status.success(),
+        "validate passed: {}",
+        text(&output)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[test]
