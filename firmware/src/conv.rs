@@ -12,7 +12,7 @@
 //! 3. For each pair of output channels, the two weight rows are widened and interleaved once
 //!    per block. Then each slot gives four accumulators (two channels by two positions), which
 //!    are requantized and stored. On Armv7E-M `conv_slots` does this in assembly for all slots
-//!    of the pair; elsewhere, and for channels whose requantization has no fast form,
+//!    of the pair. On other targets, and for channels whose requantization has no fast form,
 //!    [`dot_2x2`] computes the accumulators.
 //!
 //! Each widened value then feeds two `SMLAD`s, and all widening happens outside the inner

@@ -200,7 +200,7 @@ fn dense_word_len(fan_in: usize) -> usize {
     2 * fan_in.div_ceil(4)
 }
 
-/// Returns the `i8` scratch length that holds `byte_len` bytes followed by `word_len`
+/// Returns the `i8` scratch length that fits `byte_len` bytes followed by `word_len`
 /// word-aligned `u32` words, whatever the alignment of the buffer.
 pub(crate) fn scratch_len(byte_len: usize, word_len: usize) -> usize {
     byte_len + (align_of::<u32>() - 1) + size_of::<u32>() * word_len

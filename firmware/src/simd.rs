@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //!
-//! A *lane word* holds two `i16` lanes: lane 0 in bits 0..16 and lane 1 in bits 16..32.
+//! A *lane word* contains two `i16` lanes: lane 0 in bits 0..16 and lane 1 in bits 16..32.
 //! `SMLAD` multiplies lane by lane and adds both products to a 32-bit accumulator.
 //!
 //! Widening the four int8 values `[v0, v1, v2, v3]` of a little-endian word ([`widen`]) gives
@@ -106,9 +106,9 @@ pub(crate) struct SlotJob {
 }
 
 /// Computes two output channels at the positions of whole slots (both lanes used) and writes
-/// the requantized outputs: for slot `i`, `first[2 i]` and `first[2 i + 1]` from the first
-/// weight row, and the same in `second` from the second one, or nothing for a missing second
-/// channel.
+/// the requantized outputs. For slot `i`, the first weight row gives `first[2 i]` and
+/// `first[2 i + 1]`, and the second row gives the same entries of `second`. A missing second
+/// channel writes nothing there.
 ///
 /// Each slot takes the weight rows of `weights` (one slot, a non-zero multiple of
 /// [`STEP_WORDS`] words) and the next slot of `slots`. Does nothing when the lengths do not
@@ -302,7 +302,7 @@ fn widen_pair_arm(first: &[u8], second: &[u8], words: &mut [u32]) {
     }
     // Safety: each group reads four bytes of each row (`LDR` allows unaligned addresses on
     // Armv7E-M) and writes four words through r12, which is word-aligned as `STM` requires.
-    // `words` holds a non-zero multiple of four words and both rows at least as many bytes,
+    // `words` has a non-zero multiple of four words and both rows at least as many bytes,
     // so the loop ends at the end of `words` with every access inside the slices. The block
     // uses no stack and leaves the flags changed.
     unsafe {

@@ -498,13 +498,13 @@ fn reference_conv(
     (output, [out_h, out_w])
 }
 
-fn assert_within_one_step(actual: &[i8], expected: &[i8], what: &str) {
-    assert_eq!(actual.len(), expected.len(), "{what}: length");
+fn assert_within_one_step(actual: &[i8], expected: &[i8], context: &str) {
+    assert_eq!(actual.len(), expected.len(), "{context}: length");
     for (index, (&a, &e)) in actual.iter().zip(expected).enumerate() {
         let difference = (i16::from(a) - i16::from(e)).abs();
         assert!(
             difference <= 1,
-            "{what}: element {index} is {a}, reference {e}"
+            "{context}: element {index} is {a}, reference {e}"
         );
     }
 }
@@ -683,8 +683,8 @@ fn random_requantization(rng: &mut Xorshift, shifts: &[i8]) -> Requantization {
     Requantization { multiplier, shift }
 }
 
-/// A layer with random integer parameters: any weights, biases, multipliers and shifts the
-/// format accepts, not only those a quantizer would write.
+/// Builds a layer with random integer parameters: any weights, biases, multipliers and shifts
+/// the format accepts, not only those a quantizer would write.
 fn random_layer_spec(
     kind: LayerKind,
     in_channels: usize,
@@ -778,9 +778,9 @@ fn model_with_second_layer(shape: [usize; 3], input_zero_point: i8, layer: Layer
     spec.to_bytes().unwrap()
 }
 
-/// The straightforward integer definition of a layer: for each output, the bias plus the
-/// products of the weights with the inputs, which are the input zero point inside the
-/// padding of a convolution, then `activate`.
+/// Computes a layer by its straightforward integer definition: for each output, the bias plus
+/// the products of the weights with the inputs (the input zero point inside the padding of a
+/// convolution), then `activate`.
 fn reference_layer(layer: &model_format::Layer<'_>, input: &[i8]) -> Vec<i8> {
     let zero_point = layer.input_zero_point;
     let [channels, height, width] = [
@@ -840,7 +840,7 @@ fn reference_layer(layer: &model_format::Layer<'_>, input: &[i8]) -> Vec<i8> {
 
 /// Runs the second layer of `bytes` with `run_layer`, with the scratch buffer starting at
 /// `offset` bytes into an allocation, and compares it with `reference_layer`.
-fn check_second_layer(bytes: &[u8], rng: &mut Xorshift, offset: usize, what: &str) {
+fn check_second_layer(bytes: &[u8], rng: &mut Xorshift, offset: usize, context: &str) {
     let model = Model::parse(bytes).unwrap();
     let layer = model.layers().nth(1).unwrap();
     let input: Vec<i8> = (0..layer.input_shape.len()).map(|_| rng.int8()).collect();
@@ -849,7 +849,7 @@ fn check_second_layer(bytes: &[u8], rng: &mut Xorshift, offset: usize, what: &st
     let mut scratch = vec![0x55i8; offset + layer_scratch_len(&layer)];
     let mut output = vec![0i8; layer.output_shape.len()];
     run_layer(&layer, &input, &mut scratch[offset..], &mut output).unwrap();
-    assert_eq!(output, expected, "{what}");
+    assert_eq!(output, expected, "{context}");
 }
 
 /// One convolution shape: input `[c, h, w]`, output channels, kernel, stride and padding.
@@ -884,8 +884,8 @@ fn conv2d_matches_integer_reference() {
             let layer =
                 random_layer_spec(kind, shape[0], out_channels, fan_in, &TEST_SHIFTS, &mut rng);
             let bytes = model_with_second_layer(shape, rng.int8(), layer);
-            let what = std::format!("conv shape {index}, trial {trial}");
-            check_second_layer(&bytes, &mut rng, trial, &what);
+            let context = std::format!("conv shape {index}, trial {trial}");
+            check_second_layer(&bytes, &mut rng, trial, &context);
         }
     }
 }
@@ -917,8 +917,8 @@ fn conv2d_matches_reference_on_random_shapes() {
         };
         let layer = random_layer_spec(kind, shape[0], out_channels, fan_in, &TEST_SHIFTS, &mut rng);
         let bytes = model_with_second_layer(shape, rng.int8(), layer);
-        let what = std::format!("random conv {index}: {shape:?} -> {out_channels}, {kind:?}");
-        check_second_layer(&bytes, &mut rng, index % 4, &what);
+        let context = std::format!("random conv {index}: {shape:?} -> {out_channels}, {kind:?}");
+        check_second_layer(&bytes, &mut rng, index % 4, &context);
     }
 }
 
@@ -963,8 +963,8 @@ fn dense_matches_integer_reference() {
                 &mut rng,
             );
             let bytes = model_with_second_layer(shape, rng.int8(), layer);
-            let what = std::format!("dense {index}: {in_features} -> {out_features}");
-            check_second_layer(&bytes, &mut rng, out_features % 4, &what);
+            let context = std::format!("dense {index}: {in_features} -> {out_features}");
+            check_second_layer(&bytes, &mut rng, out_features % 4, &context);
         }
     }
 }
@@ -1089,8 +1089,8 @@ fn dot_rows_matches_naive_sums() {
     }
 }
 
-/// A model with the layer shapes of an encoder (`(kind, in, out, fan_in)` per layer) on
-/// 28x28 images, random parameters and a one-row projection.
+/// Builds a model with the layer shapes of an encoder (`(kind, in, out, fan_in)` per layer)
+/// on 28x28 images, random parameters and a one-row projection.
 fn encoder_model(layers: &[(LayerKind, usize, usize, usize)], feature_size: usize) -> Vec<u8> {
     let mut rng = Xorshift(0x5EED_1009);
     let layers = layers
