@@ -80,7 +80,16 @@ pub fn embed_test_data() -> Result<(), String> {
          /// Pixels per image.\n\
          pub const IMAGE_LEN: usize = {};\n\
          /// Scratch elements the engine needs for the embedded model, 0 when it is invalid.\n\
-         pub const SCRATCH_LEN: usize = {};",
+         pub const SCRATCH_LEN: usize = {};\n\
+         /// Bytes with the 4-byte alignment of the model file's sections.\n\
+         #[repr(C, align(4))]\n\
+         pub struct Aligned<T: ?Sized>(pub T);\n\
+         /// The embedded model file.\n\
+         pub static MODEL_FILE: &Aligned<[u8]> =\n    \
+         &Aligned(*include_bytes!(concat!(env!(\"OUT_DIR\"), \"/model.gksc\")));\n\
+         /// The embedded images, `IMAGE_COUNT` rows of `IMAGE_LEN` pixels.\n\
+         pub static IMAGES: &[u8; IMAGE_COUNT * IMAGE_LEN] =\n    \
+         include_bytes!(concat!(env!(\"OUT_DIR\"), \"/images.bin\"));",
         images_path.display().to_string().escape_default(),
         images.count,
         images.image_len,

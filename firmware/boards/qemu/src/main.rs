@@ -25,7 +25,7 @@ mod test_data {
     include!(concat!(env!("OUT_DIR"), "/test_data.rs"));
 }
 
-use test_data::{IMAGE_COUNT, IMAGE_LEN, SCRATCH_LEN};
+use test_data::{IMAGE_COUNT, IMAGE_LEN, IMAGES, MODEL_FILE, SCRATCH_LEN};
 
 /// Instructions per SysTick tick: QEMU with `-icount shift=0` runs one instruction per
 /// nanosecond, and mps2-an386 clocks SysTick from its 25 MHz system clock.
@@ -36,16 +36,6 @@ const SYST_MAX_RELOAD: u32 = 0x00ff_ffff;
 
 /// Value that cortex-m-rt's `paint-stack` feature writes over the whole stack at reset.
 const STACK_PAINT: u32 = 0xcccc_cccc;
-
-/// Bytes with the 4-byte alignment of the model file's sections.
-#[repr(C, align(4))]
-struct Aligned<T: ?Sized>(T);
-
-static MODEL_FILE: &Aligned<[u8]> =
-    &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/model.gksc")));
-
-static IMAGES: &[u8; IMAGE_COUNT * IMAGE_LEN] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/images.bin"));
 
 /// Reason the program stops with a failure status.
 enum Failure {

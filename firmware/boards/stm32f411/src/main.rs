@@ -29,22 +29,12 @@ mod test_data {
     include!(concat!(env!("OUT_DIR"), "/test_data.rs"));
 }
 
-use test_data::{IMAGE_COUNT, IMAGE_LEN, SCRATCH_LEN};
+use test_data::{IMAGE_COUNT, IMAGE_LEN, IMAGES, MODEL_FILE, SCRATCH_LEN};
 
 /// Time each image stays on screen unless the button is pressed, in milliseconds.
 const STEP_PERIOD_MS: u32 = 3_000;
 /// Interval between two reads of the button, in milliseconds, which also debounces it.
 const BUTTON_POLL_MS: u32 = 10;
-
-/// Bytes with the 4-byte alignment of the model file's sections.
-#[repr(C, align(4))]
-struct Aligned<T: ?Sized>(T);
-
-static MODEL_FILE: &Aligned<[u8]> =
-    &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/model.gksc")));
-
-static IMAGES: &[u8; IMAGE_COUNT * IMAGE_LEN] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/images.bin"));
 
 type Display<I2C> =
     Ssd1306<I2CInterface<I2C>, DisplaySize128x64, BufferedGraphicsMode<DisplaySize128x64>>;

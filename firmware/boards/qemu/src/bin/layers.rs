@@ -19,7 +19,7 @@ mod test_data {
     include!(concat!(env!("OUT_DIR"), "/test_data.rs"));
 }
 
-use test_data::{IMAGE_COUNT, IMAGE_LEN, SCRATCH_LEN};
+use test_data::{IMAGE_LEN, IMAGES, MODEL_FILE, SCRATCH_LEN};
 
 /// Instructions per SysTick tick under `-icount shift=0` on mps2-an386 (25 MHz).
 const INSTRUCTIONS_PER_TICK: u32 = 40;
@@ -27,15 +27,6 @@ const INSTRUCTIONS_PER_TICK: u32 = 40;
 /// Largest layer input or output the program handles, in elements. The MNIST012 encoder's
 /// largest tensor has 3,136.
 const MAX_TENSOR: usize = 16 * 1024;
-
-#[repr(C, align(4))]
-struct Aligned<T: ?Sized>(T);
-
-static MODEL_FILE: &Aligned<[u8]> =
-    &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/model.gksc")));
-
-static IMAGES: &[u8; IMAGE_COUNT * IMAGE_LEN] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/images.bin"));
 
 #[entry]
 fn main() -> ! {
